@@ -1,0 +1,124 @@
+// Bearer-token authentication. AUTH_TOKENS is a secret: `token`, `token=tenant` or
+// `token=tenant:scope` entries separated by commas (scope `read`, `ingest` or `all`), or a JSON
+// array of {"token", "tenant"?, "scope"?}. Tokens are compared as SHA-256 digests with a
+// constant-time comparison, and never logged.
+import type { Config } from "./config";
+import { ConfigError } from "./config";
+import { HttpError } from "./http/errors";
+
+export type Scope = "read" | "ingest" | "all";
+
+export interface Principal {
+	/** "" is the default tenant. */
+	readonly tenant: string;
+	readonly scope: Scope;
+}
+
+interface TokenEntry {
+	digest: ArrayBuffer;
+	principal: Principal;
+}
+
+const TENANT = /^[A-Za-z0-9_.-]{1,64}$/;
+const parsed = new WeakMap<Config, Promise<TokenEntry[]>>();
+
+/** Who is calling; throws 401 (no or unknown token) or 403 (token without the needed scope). */
+export async function authenticate(request: Request, config: Config, needs: "read" | "ingest"): Promise<Principal> {
+	const token = presentedToken(request);
+	const entries = await tokenEntries(config);
+	if (token === undefined) {
+		if (config.allowAnonymous) return { tenant: "", scope: "all" };
+		throw new HttpError(
+			401,
+			entries.length === 0
+				? "authentication required: this deployment has no AUTH_TOKENS secret; set one (wrangler secret put AUTH_TOKENS) or set ALLOW_ANONYMOUS=true for local use"
+				: "authentication required: send Authorization: Bearer <token> with a token from AUTH_TOKENS",
+		);
+	}
+	const digest = await sha256(token);
+	let match: Principal | undefined;
+	// Compare against every entry, without stopping early, so timing does not tell which matched.
+	for (const entry of entries) {
+		if (crypto.subtle.timingSafeEqual(entry.digest, digest)) match ??= entry.principal;
+	}
+	if (!match) {
+		if (config.allowAnonymous && entries.length === 0) return { tenant: "", scope: "all" };
+		throw new HttpError(401, "invalid token: the bearer token is not one of AUTH_TOKENS");
+	}
+	if (match.scope !== "all" && match.scope !== needs) {
+		throw new HttpError(403, `this token may only ${match.scope === "read" ? "read traces" : "send spans"}`);
+	}
+	return match;
+}
+
+/** The bearer token from `Authorization`, or from `Sec-WebSocket-Protocol: bearer, <token>` (browsers cannot set headers on a WebSocket). */
+export function presentedToken(request: Request): string | undefined {
+	const header = request.headers.get("authorization");
+	if (header) {
+		const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+		return match ? match[1] : "";
+	}
+	const protocols = request.headers.get("sec-websocket-protocol");
+	if (protocols) {
+		const parts = protocols.split(",").map((p) => p.trim());
+		const index = parts.indexOf("bearer");
+		if (index >= 0 && parts[index + 1]) return parts[index + 1];
+	}
+	return undefined;
+}
+
+function tokenEntries(config: Config): Promise<TokenEntry[]> {
+	let entries = parsed.get(config);
+	if (!entries) {
+		entries = Promise.all(
+			parseAuthTokens(config.authTokens).map(async ({ token, principal }) => ({ digest: await sha256(token), principal })),
+		);
+		parsed.set(config, entries);
+	}
+	return entries;
+}
+
+/** Parses the AUTH_TOKENS secret; throws ConfigError with a message that never echoes a token. */
+export function parseAuthTokens(raw: string): { token: string; principal: Principal }[] {
+	const text = raw.trim();
+	if (!text) return [];
+	const items: { token: unknown; tenant?: unknown; scope?: unknown }[] = [];
+	if (text.startsWith("[")) {
+		let json: unknown;
+		try {
+			json = JSON.parse(text);
+		} catch {
+			throw new ConfigError("AUTH_TOKENS starts with '[' but is not valid JSON");
+		}
+		if (!Array.isArray(json)) throw new ConfigError("AUTH_TOKENS JSON must be an array");
+		for (const item of json) items.push(typeof item === "object" && item !== null ? item : { token: item });
+	} else {
+		for (const entry of text.split(",")) {
+			const trimmed = entry.trim();
+			if (!trimmed) continue;
+			const eq = trimmed.indexOf("=");
+			if (eq < 0) {
+				items.push({ token: trimmed });
+				continue;
+			}
+			const [tenant, scope] = trimmed.slice(eq + 1).split(":");
+			items.push({ token: trimmed.slice(0, eq), tenant, scope });
+		}
+	}
+	return items.map((item, index) => {
+		if (typeof item.token !== "string" || item.token.length === 0) throw new ConfigError(`AUTH_TOKENS entry ${index + 1} has no token`);
+		const tenant = item.tenant === undefined || item.tenant === "" ? "" : item.tenant;
+		if (typeof tenant !== "string" || (tenant !== "" && !TENANT.test(tenant))) {
+			throw new ConfigError(`AUTH_TOKENS entry ${index + 1}: tenant must be 1-64 letters, digits, '.', '_' or '-'`);
+		}
+		const scope = item.scope === undefined || item.scope === "" ? "all" : item.scope;
+		if (scope !== "all" && scope !== "read" && scope !== "ingest") {
+			throw new ConfigError(`AUTH_TOKENS entry ${index + 1}: scope must be read, ingest or all`);
+		}
+		return { token: item.token, principal: { tenant, scope } };
+	});
+}
+
+async function sha256(text: string): Promise<ArrayBuffer> {
+	return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+}

@@ -1,0 +1,88 @@
+// Every setting the Worker reads, validated once per environment with a message that names the
+// variable. Defaults live here and, for discoverability, in wrangler.toml's [vars].
+import { HttpError } from "./http/errors";
+
+export interface Config {
+	/** Finalize a trace after this long without a new span. */
+	quietPeriodMs: number;
+	/** Finalize a trace that keeps receiving spans this long after its first (pending) span. */
+	maxTraceAgeMs: number;
+	/** OTLP request bodies larger than this after decompression are refused with 413. */
+	maxBodyBytes: number;
+	/** R2 allows about one write per second to a key: rewrites of one trace are spaced this far. */
+	minRewriteIntervalMs: number;
+	/** How long a finalized trace's object remembers span ids and merges before freeing its storage. */
+	retentionMs: number;
+	/** How many trace objects one ingest request talks to at once. */
+	ingestConcurrency: number;
+	allowAnonymous: boolean;
+	/** Raw AUTH_TOKENS secret; parsed by auth.ts. */
+	authTokens: string;
+}
+
+export interface ConfigEnv {
+	QUIET_PERIOD_MS?: string | number;
+	MAX_TRACE_AGE_MS?: string | number;
+	MAX_BODY_BYTES?: string | number;
+	MIN_REWRITE_INTERVAL_MS?: string | number;
+	RETENTION_MS?: string | number;
+	INGEST_CONCURRENCY?: string | number;
+	ALLOW_ANONYMOUS?: string | boolean;
+	AUTH_TOKENS?: string;
+}
+
+export class ConfigError extends Error {
+	override name = "ConfigError";
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** The validated configuration; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: ConfigEnv): Config {
+	let config = cache.get(env);
+	if (!config) {
+		config = {
+			quietPeriodMs: integer(env, "QUIET_PERIOD_MS", 10_000, 1),
+			maxTraceAgeMs: integer(env, "MAX_TRACE_AGE_MS", 60_000, 1),
+			maxBodyBytes: integer(env, "MAX_BODY_BYTES", 8 * 1024 * 1024, 1024),
+			minRewriteIntervalMs: integer(env, "MIN_REWRITE_INTERVAL_MS", 1_000, 0),
+			retentionMs: integer(env, "RETENTION_MS", 86_400_000, 0),
+			ingestConcurrency: integer(env, "INGEST_CONCURRENCY", 16, 1),
+			allowAnonymous: boolean(env, "ALLOW_ANONYMOUS", false),
+			authTokens: typeof env.AUTH_TOKENS === "string" ? env.AUTH_TOKENS : "",
+		};
+		cache.set(env, config);
+	}
+	return config;
+}
+
+/** loadConfig for request handlers: a bad variable becomes a 500 that says which one. */
+export function configFor(env: ConfigEnv): Config {
+	try {
+		return loadConfig(env);
+	} catch (e) {
+		if (e instanceof ConfigError) {
+			console.error(`trace-assembler: ${e.message}`);
+			throw new HttpError(500, `server misconfigured: ${e.message}`);
+		}
+		throw e;
+	}
+}
+
+function integer(env: ConfigEnv, name: keyof ConfigEnv, fallback: number, min: number): number {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return fallback;
+	const value = typeof raw === "number" ? raw : /^\s*\d+\s*$/.test(String(raw)) ? Number(raw) : Number.NaN;
+	if (!Number.isSafeInteger(value) || value < min) {
+		throw new ConfigError(`${name} must be a whole number of at least ${min} (got ${JSON.stringify(raw)})`);
+	}
+	return value;
+}
+
+function boolean(env: ConfigEnv, name: keyof ConfigEnv, fallback: boolean): boolean {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return fallback;
+	if (raw === true || raw === "true") return true;
+	if (raw === false || raw === "false") return false;
+	throw new ConfigError(`${name} must be "true" or "false" (got ${JSON.stringify(raw)})`);
+}

@@ -1,0 +1,16 @@
+import type { ConfigEnv } from "./config";
+import type * as self from "./env";
+import type { TraceAssembler } from "./assembler/trace-object";
+
+/** The Worker's bindings (wrangler.toml) and variables (config.ts). */
+export interface Env extends ConfigEnv {
+	TRACE_ASSEMBLER: DurableObjectNamespace<TraceAssembler>;
+	TRACES: R2Bucket;
+}
+
+declare global {
+	namespace Cloudflare {
+		// Types `env` from "cloudflare:workers" and the test helpers with the same bindings.
+		interface Env extends self.Env {}
+	}
+}

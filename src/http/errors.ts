@@ -1,0 +1,37 @@
+// One error type for everything the HTTP edge answers with a 4xx/5xx; `respond` maps it to a body.
+
+export class HttpError extends Error {
+	override name = "HttpError";
+	constructor(
+		readonly status: number,
+		message: string,
+		/** Sent as `Retry-After` (seconds) on 429 and 503, as OTLP/HTTP's throttling rules expect. */
+		readonly retryAfterSeconds?: number,
+	) {
+		super(message);
+	}
+}
+
+/** The google.rpc.Code for an HTTP status, as gRPC's HTTP mapping pairs them. */
+export function rpcCodeFor(status: number): number {
+	switch (status) {
+		case 400:
+		case 413:
+		case 415:
+			return 3; // INVALID_ARGUMENT
+		case 401:
+			return 16; // UNAUTHENTICATED
+		case 403:
+			return 7; // PERMISSION_DENIED
+		case 404:
+			return 5; // NOT_FOUND
+		case 405:
+			return 12; // UNIMPLEMENTED
+		case 429:
+			return 8; // RESOURCE_EXHAUSTED
+		case 503:
+			return 14; // UNAVAILABLE
+		default:
+			return 13; // INTERNAL
+	}
+}

@@ -1,0 +1,44 @@
+// POST /v1/traces: OTLP/HTTP export. Splits the request by trace id and answers 200 only when
+// every trace's part is durably stored by its object.
+import { authenticate } from "../auth";
+import { configFor } from "../config";
+import type { Env } from "../env";
+import { readBody, requestEncoding } from "../ingest/body";
+import { splitRequest } from "../ingest/split";
+import { exportResponse, type Encoding } from "../otlp/responses";
+import { objectName } from "../trace-address";
+import { HttpError } from "./errors";
+import { runLimited } from "./pool";
+import { errorResponse, objectFailure } from "./respond";
+
+export async function handleExport(request: Request, env: Env): Promise<Response> {
+	// Errors answer in the request's encoding when it is one of ours (OTLP/HTTP, "Failures").
+	const contentType = request.headers.get("content-type") ?? "";
+	const errorEncoding: Encoding = contentType.includes("protobuf") ? "protobuf" : "json";
+	try {
+		const config = configFor(env);
+		const { tenant } = await authenticate(request, config, "ingest");
+		const encoding = requestEncoding(request);
+		const body = await readBody(request, config.maxBodyBytes);
+		if (body.length === 0) return exportResponse(encoding, 0, "");
+		const split = splitRequest(body, encoding);
+		const failures = await runLimited(split.parts, config.ingestConcurrency, async ([traceId, part]) => {
+			const address = { tenant, traceId };
+			await env.TRACE_ASSEMBLER.getByName(objectName(address)).ingest(address, part.finish());
+		});
+		if (failures.length > 0) {
+			// The exporter retries the whole request; objects that did store their part ignore the repeat.
+			const failure = objectFailure(failures[0], `${failures.length} of ${split.parts.size} traces could not be stored`);
+			throw failure;
+		}
+		return exportResponse(encoding, split.rejected, split.rejected > 0 ? `rejected ${split.rejectMessage}` : "");
+	} catch (e) {
+		return errorResponse(e, errorEncoding);
+	}
+}
+
+export function methodNotAllowed(allowed: string): Response {
+	const response = errorResponse(new HttpError(405, `method not allowed: use ${allowed}`));
+	response.headers.set("allow", allowed);
+	return response;
+}

@@ -1,0 +1,26 @@
+// The router Worker: OTLP/HTTP ingest and the read API. Each trace id is handled by its own
+// Durable Object (TraceAssembler).
+import { Router } from "itty-router";
+import type { Env } from "./env";
+import { handleExport, methodNotAllowed } from "./http/export-route";
+import { handleRead } from "./http/read-route";
+import { HttpError } from "./http/errors";
+import { errorResponse } from "./http/respond";
+
+export { TraceAssembler } from "./assembler/trace-object";
+
+const router = Router<Request & { params: Record<string, string> }, [Env, ExecutionContext]>({
+	catch: (error: unknown) => errorResponse(error),
+});
+
+router
+	.post("/v1/traces", (request, env) => handleExport(request, env))
+	.all("/v1/traces", () => methodNotAllowed("POST"))
+	.get("/v1/traces/:traceId", (request, env) => handleRead(request, env, request.params.traceId!))
+	.all("/v1/traces/:traceId", () => methodNotAllowed("GET"))
+	.get("/", () => Response.json({ service: "workers-trace-assembler", ingest: "POST /v1/traces", read: "GET /v1/traces/{traceId}" }))
+	.all("*", (request) => errorResponse(new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`)));
+
+export default {
+	fetch: (request, env, ctx) => router.fetch(request, env, ctx),
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,124 @@
+// Facts read from one encoded Span without decoding the rest of it.
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { concatBytes, fromHex } from "./wire";
+
+/**
+ * The attribute that keeps a span's original trace id after it was stitched into another trace.
+ * A span's identity (for de-duplication) is this original trace id plus its span id.
+ */
+export const ORIGINAL_TRACE_ID_ATTRIBUTE = "assembler.original_trace_id";
+const ORIGINAL_KEY = new TextEncoder().encode(ORIGINAL_TRACE_ID_ATTRIBUTE);
+
+export interface SpanFacts {
+	traceId: Uint8Array;
+	spanId: Uint8Array;
+	parentSpanId: Uint8Array;
+	name: string;
+	startTimeUnixNano: bigint;
+	endTimeUnixNano: bigint;
+	/** 0 unset, 1 ok, 2 error. */
+	statusCode: number;
+}
+
+/** 24 bytes: the span's original trace id and its span id. */
+export function spanIdentity(span: Uint8Array): Uint8Array {
+	let traceId: Uint8Array | undefined;
+	let spanId: Uint8Array | undefined;
+	let original: Uint8Array | undefined;
+	const reader = new BinaryReader(span);
+	while (reader.pos < reader.len) {
+		const [field, wireType] = reader.tag();
+		if (field === 1 && wireType === WireType.LengthDelimited) traceId = reader.bytes();
+		else if (field === 2 && wireType === WireType.LengthDelimited) spanId = reader.bytes();
+		else if (field === 9 && wireType === WireType.LengthDelimited) original = originalTraceId(reader.bytes()) ?? original;
+		else reader.skip(wireType, field);
+	}
+	return concatBytes([original ?? traceId ?? new Uint8Array(16), spanId ?? new Uint8Array(8)]);
+}
+
+export function readSpanFacts(span: Uint8Array): SpanFacts {
+	const facts: SpanFacts = {
+		traceId: EMPTY,
+		spanId: EMPTY,
+		parentSpanId: EMPTY,
+		name: "",
+		startTimeUnixNano: 0n,
+		endTimeUnixNano: 0n,
+		statusCode: 0,
+	};
+	const reader = new BinaryReader(span);
+	while (reader.pos < reader.len) {
+		const [field, wireType] = reader.tag();
+		if (field === 1 && wireType === WireType.LengthDelimited) facts.traceId = reader.bytes();
+		else if (field === 2 && wireType === WireType.LengthDelimited) facts.spanId = reader.bytes();
+		else if (field === 4 && wireType === WireType.LengthDelimited) facts.parentSpanId = reader.bytes();
+		else if (field === 5 && wireType === WireType.LengthDelimited) facts.name = reader.string();
+		else if (field === 7 && wireType === WireType.Bit64) facts.startTimeUnixNano = BigInt(reader.fixed64());
+		else if (field === 8 && wireType === WireType.Bit64) facts.endTimeUnixNano = BigInt(reader.fixed64());
+		else if (field === 15 && wireType === WireType.LengthDelimited) facts.statusCode = statusCode(reader.bytes());
+		else reader.skip(wireType, field);
+	}
+	return facts;
+}
+
+/** The string value of attribute `key` among the KeyValues in field `field` of `message`. */
+export function stringAttribute(message: Uint8Array, field: number, key: Uint8Array): string | undefined {
+	let found: string | undefined;
+	const reader = new BinaryReader(message);
+	while (reader.pos < reader.len) {
+		const [no, wireType] = reader.tag();
+		if (no === field && wireType === WireType.LengthDelimited) found = keyValueString(reader.bytes(), key) ?? found;
+		else reader.skip(wireType, no);
+	}
+	return found;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function statusCode(status: Uint8Array): number {
+	let code = 0;
+	const reader = new BinaryReader(status);
+	while (reader.pos < reader.len) {
+		const [field, wireType] = reader.tag();
+		if (field === 3 && wireType === WireType.Varint) code = reader.int32();
+		else reader.skip(wireType, field);
+	}
+	return code;
+}
+
+function originalTraceId(keyValue: Uint8Array): Uint8Array | undefined {
+	const hex = keyValueString(keyValue, ORIGINAL_KEY);
+	const bytes = hex === undefined ? undefined : fromHex(hex);
+	return bytes?.length === 16 ? bytes : undefined;
+}
+
+/** The string value of a KeyValue whose key equals `key`, else undefined. */
+function keyValueString(keyValue: Uint8Array, key: Uint8Array): string | undefined {
+	const reader = new BinaryReader(keyValue);
+	let matches = false;
+	let value: Uint8Array | undefined;
+	while (reader.pos < reader.len) {
+		const [field, wireType] = reader.tag();
+		if (field === 1 && wireType === WireType.LengthDelimited) {
+			const k = reader.bytes();
+			matches = equalBytes(k, key);
+			if (!matches) return undefined;
+		} else if (field === 2 && wireType === WireType.LengthDelimited) value = reader.bytes();
+		else reader.skip(wireType, field);
+	}
+	if (!matches || !value) return undefined;
+	const any = new BinaryReader(value);
+	let text: string | undefined;
+	while (any.pos < any.len) {
+		const [field, wireType] = any.tag();
+		if (field === 1 && wireType === WireType.LengthDelimited) text = any.string();
+		else any.skip(wireType, field);
+	}
+	return text;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+	if (a.length !== b.length) return false;
+	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+	return true;
+}
