@@ -18,6 +18,10 @@ export interface Config {
 	allowAnonymous: boolean;
 	/** Raw AUTH_TOKENS secret; parsed by auth.ts. */
 	authTokens: string;
+	/** Span attribute keys that may hold a recorded W3C traceparent of the caller. */
+	stitchAttributes: string[];
+	/** Whether a root span's single link to another trace stitches the traces. */
+	stitchLinks: boolean;
 }
 
 export interface ConfigEnv {
@@ -29,6 +33,8 @@ export interface ConfigEnv {
 	INGEST_CONCURRENCY?: string | number;
 	ALLOW_ANONYMOUS?: string | boolean;
 	AUTH_TOKENS?: string;
+	STITCH_ATTRIBUTES?: string;
+	STITCH_LINKS?: string | boolean;
 }
 
 export class ConfigError extends Error {
@@ -50,6 +56,8 @@ export function loadConfig(env: ConfigEnv): Config {
 			ingestConcurrency: integer(env, "INGEST_CONCURRENCY", 16, 1),
 			allowAnonymous: boolean(env, "ALLOW_ANONYMOUS", false),
 			authTokens: typeof env.AUTH_TOKENS === "string" ? env.AUTH_TOKENS : "",
+			stitchAttributes: list(env, "STITCH_ATTRIBUTES", ["http.request.header.traceparent", "traceparent"]),
+			stitchLinks: boolean(env, "STITCH_LINKS", true),
 		};
 		cache.set(env, config);
 	}
@@ -85,4 +93,11 @@ function boolean(env: ConfigEnv, name: keyof ConfigEnv, fallback: boolean): bool
 	if (raw === true || raw === "true") return true;
 	if (raw === false || raw === "false") return false;
 	throw new ConfigError(`${name} must be "true" or "false" (got ${JSON.stringify(raw)})`);
+}
+
+function list(env: ConfigEnv, name: keyof ConfigEnv, fallback: string[]): string[] {
+	const raw = env[name];
+	if (raw === undefined) return fallback;
+	if (typeof raw !== "string") throw new ConfigError(`${name} must be a comma-separated list (got ${JSON.stringify(raw)})`);
+	return raw.split(",").map((item) => item.trim()).filter(Boolean);
 }

@@ -4,6 +4,7 @@ import { Router } from "itty-router";
 import type { Env } from "./env";
 import { handleExport, methodNotAllowed } from "./http/export-route";
 import { handleRead } from "./http/read-route";
+import { handleStitch } from "./http/stitch-route";
 import { HttpError } from "./http/errors";
 import { errorResponse } from "./http/respond";
 
@@ -16,9 +17,11 @@ const router = Router<Request & { params: Record<string, string> }, [Env, Execut
 router
 	.post("/v1/traces", (request, env) => handleExport(request, env))
 	.all("/v1/traces", () => methodNotAllowed("POST"))
+	.post("/v1/stitch", (request, env) => handleStitch(request, env))
+	.all("/v1/stitch", () => methodNotAllowed("POST"))
 	.get("/v1/traces/:traceId", (request, env) => handleRead(request, env, request.params.traceId!))
 	.all("/v1/traces/:traceId", () => methodNotAllowed("GET"))
-	.get("/", () => Response.json({ service: "workers-trace-assembler", ingest: "POST /v1/traces", read: "GET /v1/traces/{traceId}" }))
+	.get("/", () => Response.json({ service: "workers-trace-assembler", ingest: "POST /v1/traces", read: "GET /v1/traces/{traceId}", stitch: "POST /v1/stitch" }))
 	.all("*", (request) => errorResponse(new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`)));
 
 export default {

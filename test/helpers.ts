@@ -141,7 +141,7 @@ export function postTraces(
 }
 
 export function getTrace(traceId: string, headers: Record<string, string> = {}): Promise<Response> {
-	return exports.default.fetch(new Request(`${BASE}/v1/traces/${traceId}`, { headers: { ...AUTH, ...headers } }));
+	return exports.default.fetch(new Request(`${BASE}/v1/traces/${traceId}`, { headers: { ...AUTH, ...headers }, redirect: "manual" }));
 }
 
 /** The trace as read back in protobuf, decoded. */

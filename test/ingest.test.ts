@@ -5,7 +5,7 @@ import { StatusSchema } from "../src/gen/google/rpc/status_pb";
 import { BASE, AUTH, jsonRequest, postTraces, protobufRequest, randomHex, readTrace, spanIds } from "./helpers";
 import { exports } from "cloudflare:workers";
 
-async function gzip(data: Uint8Array | string, format: CompressionFormat = "gzip"): Promise<Uint8Array> {
+async function gzip(data: Uint8Array | string, format: "gzip" | "deflate" = "gzip"): Promise<Uint8Array> {
 	const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
 	return new Uint8Array(await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream(format))).arrayBuffer());
 }

@@ -42,25 +42,41 @@ export function summarizeTrace(encoded: Uint8Array): TraceSummary {
 	return summary;
 }
 
-/** R2 custom metadata (at most 8,192 bytes in all, so the service list is cut to fit). */
-export function summaryMetadata(summary: TraceSummary, extra: Record<string, string> = {}): Record<string, string> {
+/**
+ * R2 custom metadata. It is at most 8,192 bytes in all (R2 limits), so lists are cut to fit:
+ * `mergedTraces` lists `<trace id>:<rule>` of traces merged in, `refusedMerges` `<trace id>:<reason>`.
+ */
+export function summaryMetadata(
+	summary: TraceSummary,
+	traceId: string,
+	merges: readonly { traceId: string; rule: string }[] = [],
+	refusals: readonly { intoTraceId: string; reason: string }[] = [],
+): Record<string, string> {
 	const metadata: Record<string, string> = {
+		traceId,
 		spanCount: String(summary.spanCount),
 		rootSpanName: summary.rootSpanName.slice(0, 512),
-		services: "",
 		startTimeUnixNano: String(summary.startTimeUnixNano),
 		endTimeUnixNano: String(summary.endTimeUnixNano),
 		error: String(summary.hasError),
-		...extra,
 	};
-	let budget = 6000 - JSON.stringify(metadata).length;
-	const services: string[] = [];
-	for (const name of summary.serviceNames) {
-		budget -= name.length + 1;
-		if (budget < 0) break;
-		services.push(name);
-	}
-	metadata.services = services.join(",");
+	let budget = 7000 - JSON.stringify(metadata).length;
+	const fit = (key: string, items: readonly string[], share: number) => {
+		const kept: string[] = [];
+		let room = Math.floor(budget * share);
+		for (const item of items) {
+			room -= item.length + 1;
+			if (room < 0) break;
+			kept.push(item);
+		}
+		if (kept.length > 0) {
+			metadata[key] = kept.join(",");
+			budget -= metadata[key].length + key.length + 6;
+		}
+	};
+	fit("services", summary.serviceNames, 0.4);
+	fit("mergedTraces", merges.map((m) => `${m.traceId}:${m.rule}`), 0.8);
+	fit("refusedMerges", refusals.map((r) => `${r.intoTraceId}:${r.reason.replaceAll(",", ";")}`.slice(0, 300)), 1);
 	return metadata;
 }
 

@@ -1,7 +1,9 @@
-// GET /v1/traces/{traceId}: an open trace comes from its object, a finalized one from R2.
+// GET /v1/traces/{traceId}: an open trace comes from its object, a finalized one from R2, and a
+// trace that was merged into another answers 308 with the merged trace's location.
 import { authenticate } from "../auth";
 import { configFor } from "../config";
 import type { Env } from "../env";
+
 import { tracesDataToJson } from "../otlp/json-out";
 import { CONTENT_TYPE, type Encoding } from "../otlp/responses";
 import { objectName, parseTraceId, traceKey, type TraceAddress } from "../trace-address";
@@ -12,28 +14,54 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 	try {
 		const config = configFor(env);
 		const { tenant } = await authenticate(request, config, "read");
-		const traceId = parseTraceId(rawTraceId);
-		if (!traceId) throw new HttpError(400, `invalid trace id ${JSON.stringify(rawTraceId.slice(0, 64))}: expected 32 hex digits, not all zero`);
-		const address: TraceAddress = { tenant, traceId };
+		const address: TraceAddress = { tenant, traceId: requireTraceId(rawTraceId) };
 		let view;
 		try {
 			view = await env.TRACE_ASSEMBLER.getByName(objectName(address)).view(address);
 		} catch (e) {
 			throw objectFailure(e, "could not read the trace");
 		}
-		if (view.state === "partial") return traceResponse(request, view.trace, "partial");
+		if (view.state === "merged") return redirectTo(view.into);
+		if (view.state === "partial") {
+			return traceResponse(request, view.trace, "partial", {
+				merged: view.merged.map((m) => `${m.traceId}:${m.rule}`).join(","),
+				refused: view.refused.map((r) => `${r.intoTraceId}:${r.reason}`).join(","),
+			});
+		}
 		const object = await env.TRACES.get(traceKey(address));
-		if (!object) throw new HttpError(404, `trace ${traceId} not found`);
-		return traceResponse(request, new Uint8Array(await object.arrayBuffer()), "complete");
+		if (!object) throw new HttpError(404, `trace ${address.traceId} not found`);
+		const metadata = object.customMetadata ?? {};
+		if (metadata.mergedInto) {
+			await object.body.cancel();
+			return redirectTo(metadata.mergedInto);
+		}
+		return traceResponse(request, new Uint8Array(await object.arrayBuffer()), "complete", {
+			merged: metadata.mergedTraces ?? "",
+			refused: metadata.refusedMerges ?? "",
+		});
 	} catch (e) {
 		return errorResponse(e);
 	}
 }
 
-function traceResponse(request: Request, trace: Uint8Array, status: "partial" | "complete"): Response {
+export function requireTraceId(raw: string): string {
+	const traceId = parseTraceId(raw);
+	if (!traceId) throw new HttpError(400, `invalid trace id ${JSON.stringify(raw.slice(0, 64))}: expected 32 hex digits, not all zero`);
+	return traceId;
+}
+
+function redirectTo(traceId: string): Response {
+	return new Response(null, { status: 308, headers: { location: `/v1/traces/${traceId}`, "x-trace-status": "merged" } });
+}
+
+function traceResponse(request: Request, trace: Uint8Array, status: "partial" | "complete", merges: { merged: string; refused: string }): Response {
 	const encoding: Encoding = /protobuf/i.test(request.headers.get("accept") ?? "") ? "protobuf" : "json";
 	const body = encoding === "protobuf" ? trace : JSON.stringify(tracesDataToJson(trace));
-	return new Response(body, {
-		headers: { "content-type": CONTENT_TYPE[encoding], "x-trace-status": status, vary: "accept" },
-	});
+	const headers: Record<string, string> = { "content-type": CONTENT_TYPE[encoding], "x-trace-status": status, vary: "accept" };
+	// `<trace id>:<rule>` for every trace merged in, and `<trace id>:<reason>` for refused merges.
+	if (merges.merged) headers["x-trace-merged"] = merges.merged;
+	if (merges.refused) headers["x-trace-refused-merges"] = merges.refused;
+	return new Response(body, { headers });
 }
+
+

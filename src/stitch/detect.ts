@@ -1,0 +1,120 @@
+// Finding the propagated context that ties a trace to its caller's trace, in one encoded span.
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { isZero, toHex } from "../otlp/wire";
+import { parseTraceparent } from "./traceparent";
+
+/** Which rule found a stitch; reported in the read API and R2 metadata. */
+export type StitchRule = "traceparent" | "link" | "hint";
+
+export interface StitchCandidate {
+	/** The caller's trace, which the span's trace should join. */
+	parentTraceId: string;
+	/** The caller's span that the joining trace's root spans hang under. */
+	parentSpanId: string;
+	rule: StitchRule;
+}
+
+export interface StitchOptions {
+	/** Attribute keys that may hold a recorded traceparent (STITCH_ATTRIBUTES). */
+	attributeKeys: readonly Uint8Array[];
+	/** Whether a root span's single link to another trace is a stitch (STITCH_LINKS). */
+	links: boolean;
+}
+
+/**
+ * A stitch from this span to another trace, if it carries one: a recorded traceparent whose trace
+ * differs from the span's own, or (for a root span) exactly one link to another trace.
+ */
+export function detectStitch(span: Uint8Array, options: StitchOptions): StitchCandidate | undefined {
+	let traceId: Uint8Array | undefined;
+	let parentSpanId: Uint8Array | undefined;
+	let recorded: string | undefined;
+	const links: Uint8Array[] = [];
+	const reader = new BinaryReader(span);
+	while (reader.pos < reader.len) {
+		const [field, wireType] = reader.tag();
+		if (wireType !== WireType.LengthDelimited) {
+			reader.skip(wireType, field);
+			continue;
+		}
+		const value = reader.bytes();
+		if (field === 1) traceId = value;
+		else if (field === 4) parentSpanId = value;
+		else if (field === 9 && recorded === undefined) recorded = traceparentAttribute(value, options.attributeKeys);
+		else if (field === 13 && options.links) links.push(value);
+	}
+	if (!traceId) return undefined;
+	const ownTraceId = toHex(traceId);
+	if (recorded !== undefined) {
+		const parent = parseTraceparent(recorded);
+		if (parent && parent.traceId !== ownTraceId) {
+			return { parentTraceId: parent.traceId, parentSpanId: parent.spanId, rule: "traceparent" };
+		}
+	}
+	const isRoot = !parentSpanId || parentSpanId.length === 0 || isZero(parentSpanId);
+	// A consumer linking to many producers is a fan-in, not a stitch: only a single link counts.
+	if (isRoot && links.length === 1) {
+		const link = linkContext(links[0]!);
+		if (link && link.parentTraceId !== ownTraceId) return { ...link, rule: "link" };
+	}
+	return undefined;
+}
+
+/** The string (or first string of an array) value of a KeyValue whose key is one of `keys`. */
+function traceparentAttribute(keyValue: Uint8Array, keys: readonly Uint8Array[]): string | undefined {
+	const reader = new BinaryReader(keyValue);
+	let keyMatches = false;
+	let value: Uint8Array | undefined;
+	while (reader.pos < reader.len) {
+		const [field, wireType] = reader.tag();
+		if (field === 1 && wireType === WireType.LengthDelimited) {
+			const key = reader.bytes();
+			keyMatches = keys.some((k) => equal(k, key));
+			if (!keyMatches) return undefined;
+		} else if (field === 2 && wireType === WireType.LengthDelimited) value = reader.bytes();
+		else reader.skip(wireType, field);
+	}
+	return keyMatches && value ? firstString(value, 0) : undefined;
+}
+
+/** An AnyValue's string, or the first string inside its array value (the OTel header convention). */
+function firstString(anyValue: Uint8Array, depth: number): string | undefined {
+	const reader = new BinaryReader(anyValue);
+	while (reader.pos < reader.len) {
+		const [field, wireType] = reader.tag();
+		if (field === 1 && wireType === WireType.LengthDelimited) return reader.string();
+		if (field === 5 && wireType === WireType.LengthDelimited && depth === 0) {
+			const list = new BinaryReader(reader.bytes());
+			while (list.pos < list.len) {
+				const [f, wt] = list.tag();
+				if (f === 1 && wt === WireType.LengthDelimited) {
+					const text = firstString(list.bytes(), depth + 1);
+					if (text !== undefined) return text;
+				} else list.skip(wt, f);
+			}
+			return undefined;
+		}
+		reader.skip(wireType, field);
+	}
+	return undefined;
+}
+
+function linkContext(link: Uint8Array): { parentTraceId: string; parentSpanId: string } | undefined {
+	let traceId: Uint8Array | undefined;
+	let spanId: Uint8Array | undefined;
+	const reader = new BinaryReader(link);
+	while (reader.pos < reader.len) {
+		const [field, wireType] = reader.tag();
+		if (field === 1 && wireType === WireType.LengthDelimited) traceId = reader.bytes();
+		else if (field === 2 && wireType === WireType.LengthDelimited) spanId = reader.bytes();
+		else reader.skip(wireType, field);
+	}
+	if (traceId?.length !== 16 || spanId?.length !== 8 || isZero(traceId) || isZero(spanId)) return undefined;
+	return { parentTraceId: toHex(traceId), parentSpanId: toHex(spanId) };
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+	if (a.length !== b.length) return false;
+	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+	return true;
+}
