@@ -3,6 +3,7 @@
 import { Router } from "itty-router";
 import type { Env } from "./env";
 import { handleExport, methodNotAllowed } from "./http/export-route";
+import { handleLive } from "./http/live-route";
 import { handleRead } from "./http/read-route";
 import { handleStitch } from "./http/stitch-route";
 import { HttpError } from "./http/errors";
@@ -21,7 +22,9 @@ router
 	.all("/v1/stitch", () => methodNotAllowed("POST"))
 	.get("/v1/traces/:traceId", (request, env) => handleRead(request, env, request.params.traceId!))
 	.all("/v1/traces/:traceId", () => methodNotAllowed("GET"))
-	.get("/", () => Response.json({ service: "workers-trace-assembler", ingest: "POST /v1/traces", read: "GET /v1/traces/{traceId}", stitch: "POST /v1/stitch" }))
+	.get("/v1/traces/:traceId/live", (request, env) => handleLive(request, env, request.params.traceId!))
+	.all("/v1/traces/:traceId/live", () => methodNotAllowed("GET"))
+	.get("/", () => Response.json({ service: "workers-trace-assembler", ingest: "POST /v1/traces", read: "GET /v1/traces/{traceId}", stitch: "POST /v1/stitch", live: "GET /v1/traces/{traceId}/live (WebSocket)" }))
 	.all("*", (request) => errorResponse(new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`)));
 
 export default {

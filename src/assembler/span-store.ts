@@ -41,6 +41,7 @@ export class SpanStore {
 	#pending: PendingSpan[] = [];
 	#pendingBytes = 0;
 	#lastSeq = 0;
+	#writeGeneration = 0;
 	readonly #meta = new Map<string, unknown>();
 
 	constructor(sql: SqlStorage) {
@@ -90,8 +91,14 @@ export class SpanStore {
 		return this.#seen.size;
 	}
 
+	/** Counts markWritten calls, so a reader can tell that pending spans moved to R2 meanwhile. */
+	get writeGeneration(): number {
+		return this.#writeGeneration;
+	}
+
 	/** After a successful R2 write of spans up to `seq`: drop their bodies, keep their identities. */
 	markWritten(seq: number): void {
+		this.#writeGeneration++;
 		this.#sql.exec("UPDATE spans SET body = NULL, group_id = NULL WHERE seq <= ? AND body IS NOT NULL", seq);
 		this.#sql.exec("DELETE FROM span_groups WHERE id NOT IN (SELECT group_id FROM spans WHERE group_id IS NOT NULL)");
 		this.#pending = this.#pending.filter((span) => span.seq > seq);

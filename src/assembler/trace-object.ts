@@ -6,6 +6,8 @@ import { loadConfig, type Config } from "../config";
 import type { Env } from "../env";
 import { spanIdentity } from "../otlp/span-facts";
 import { forEachSpan, fromHex, TracesDataWriter } from "../otlp/wire";
+import { finalizedFrame, mergedFrame, redirectFrame, reopenedFrame, snapshotFrames, spansFrame, type TraceStatus } from "../live/messages";
+import { Subscribers } from "../live/subscribers";
 import { detectStitch, type StitchCandidate, type StitchOptions } from "../stitch/detect";
 import { moveSpan } from "../stitch/rewrite";
 import { objectName, traceKey, type TraceAddress } from "../trace-address";
@@ -72,6 +74,11 @@ const MAX_RETRY_DELAY_MS = 5 * 60_000;
 const MOVE_CHUNK_BYTES = 4 * 1024 * 1024;
 /** If the move that follows a merge decision is cut short, the alarm resumes it after this. */
 const OUTBOX_RETRY_MS = 5_000;
+/** Snapshot frames carry about this much protobuf each (a WebSocket message is at most 1 MiB). */
+const SNAPSHOT_CHUNK_BYTES = 256 * 1024;
+/** The router names the trace of a live subscription in these headers (objects are not public). */
+export const LIVE_TENANT_HEADER = "x-assembler-tenant";
+export const LIVE_TRACE_HEADER = "x-assembler-trace-id";
 /** A merge chain longer than this is refused (producers' context is broken somewhere). */
 const MAX_CHAIN = 32;
 
@@ -79,6 +86,7 @@ export class TraceAssembler extends DurableObject<Env> {
 	readonly #config: Config;
 	readonly #stitchOptions: StitchOptions;
 	readonly #store: SpanStore;
+	readonly #live: Subscribers;
 	/** Moves to the parent trace run one after another; concurrent ingests queue behind. */
 	#moving: Promise<void> = Promise.resolve();
 
@@ -93,6 +101,55 @@ export class TraceAssembler extends DurableObject<Env> {
 		// SQLite calls are synchronous, so state loads here without blockConcurrencyWhile: no request
 		// can run before the constructor returns.
 		this.#store = new SpanStore(ctx.storage.sql);
+		this.#live = new Subscribers(ctx);
+	}
+
+	/** A live subscription (the WebSocket upgrade of GET /v1/traces/{id}/live, forwarded by the router). */
+	override async fetch(request: Request): Promise<Response> {
+		if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+			return new Response("expected a WebSocket upgrade", { status: 426, headers: { upgrade: "websocket" } });
+		}
+		const address: TraceAddress = { tenant: request.headers.get(LIVE_TENANT_HEADER) ?? "", traceId: request.headers.get(LIVE_TRACE_HEADER) ?? "" };
+		const frames = await this.#subscriptionStart(address);
+		const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+		// Accepted only now, with the snapshot computed after the last await: every batch applied
+		// after this point reaches the socket as a delta, and none before it does (no gap, no overlap).
+		this.#live.accept(server, frames.frames);
+		if (frames.close) server.close(1000, "trace merged into another");
+		const offered = request.headers.get("sec-websocket-protocol")?.split(",").map((p) => p.trim()) ?? [];
+		const headers = offered.includes("bearer") ? { "sec-websocket-protocol": "bearer" } : undefined;
+		return new Response(null, { status: 101, webSocket: client, headers });
+	}
+
+	override async webSocketMessage(): Promise<void> {
+		// Subscribers only listen; whatever they send is ignored (pings are answered by the runtime).
+	}
+
+	override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
+		try {
+			socket.close(code, reason);
+		} catch {
+			// The runtime already completed the close handshake.
+		}
+	}
+
+	async #subscriptionStart(address: TraceAddress): Promise<{ frames: string[]; close: boolean }> {
+		const merged = this.#mergedInto;
+		if (merged) return { frames: [redirectFrame(merged.intoTraceId)], close: true };
+		// A finalization that completes while R2 is read would drop pending spans the read did
+		// not see yet: read again until no write happened in between.
+		let stored;
+		let generation;
+		do {
+			generation = this.#store.writeGeneration;
+			stored = await this.#readStored(address);
+		} while (generation !== this.#store.writeGeneration);
+		if (stored?.redirect && this.#store.pending.length === 0) return { frames: [redirectFrame(stored.redirect.intoTraceId)], close: true };
+		const pending = this.#store.pending;
+		const status: TraceStatus = pending.length > 0 ? "partial" : stored?.trace ? "complete" : "waiting";
+		const frames = snapshotFrames(status, assembleChunks(stored?.trace, pending, SNAPSHOT_CHUNK_BYTES));
+		if (status === "complete") frames.push(finalizedFrame(stored!.spanCount, traceKey(address)));
+		return { frames, close: false };
 	}
 
 	/** Stores a TracesData of this trace's spans; resolves once they are durable. */
@@ -207,6 +264,11 @@ export class TraceAssembler extends DurableObject<Env> {
 	#accept(incoming: readonly IncomingSpan[]) {
 		const wasIdle = this.#store.pending.length === 0;
 		const added = this.#store.add(incoming);
+		if (added.length > 0 && this.#live.any) {
+			const frames = [spansFrame(assembleTrace(undefined, added))];
+			if (wasIdle && this.#store.meta<Finalized>("finalized")) frames.unshift(reopenedFrame());
+			this.#live.broadcast(...frames);
+		}
 		if (added.length > 0 && !this.#mergedInto) {
 			const now = Date.now();
 			if (wasIdle) this.#store.setMeta("firstPendingAt", now);
@@ -248,11 +310,13 @@ export class TraceAssembler extends DurableObject<Env> {
 		this.#store.setMeta("finalized", { at: now, spanCount } satisfies Finalized);
 		this.#store.setMeta("failedAttempts", undefined);
 		if (this.#store.pending.length > 0) {
+			// Spans came during the write: the trace is still open, and the next write says "finalized".
 			this.#store.setMeta("firstPendingAt", now);
 			this.#scheduleFinalize(now);
 		} else {
 			this.#store.setMeta("firstPendingAt", undefined);
 			this.ctx.storage.setAlarm(now + this.#config.retentionMs);
+			this.#live.broadcast(finalizedFrame(spanCount, key));
 		}
 	}
 
@@ -277,16 +341,16 @@ export class TraceAssembler extends DurableObject<Env> {
 	}
 
 	/** The trace R2 holds under this trace's key: a TracesData, or a redirect left by a merge. */
-	async #readStored(address: TraceAddress): Promise<{ trace?: Uint8Array; redirect?: MergeRecord } | undefined> {
+	async #readStored(address: TraceAddress): Promise<{ trace?: Uint8Array; spanCount: number; redirect?: MergeRecord } | undefined> {
 		const object = await this.env.TRACES.get(traceKey(address));
 		if (!object) return undefined;
 		const redirect = object.customMetadata?.mergedInto;
 		if (redirect) {
 			const meta = object.customMetadata!;
 			await object.body.cancel();
-			return { redirect: { traceId: address.traceId, intoTraceId: redirect, parentSpanId: meta.parentSpanId ?? "", rule: (meta.rule ?? "hint") as MergeRecord["rule"] } };
+			return { spanCount: 0, redirect: { traceId: address.traceId, intoTraceId: redirect, parentSpanId: meta.parentSpanId ?? "", rule: (meta.rule ?? "hint") as MergeRecord["rule"] } };
 		}
-		return { trace: new Uint8Array(await object.arrayBuffer()) };
+		return { trace: new Uint8Array(await object.arrayBuffer()), spanCount: Number(object.customMetadata?.spanCount ?? 0) };
 	}
 
 	// --- merging into the parent trace ---------------------------------------------------------
@@ -361,6 +425,8 @@ export class TraceAssembler extends DurableObject<Env> {
 				customMetadata: { traceId: address.traceId, mergedInto: merged.intoTraceId, parentSpanId: merged.parentSpanId, rule: merged.rule },
 			});
 			this.#store.setMeta("movedStored", true);
+			this.#live.broadcast(redirectFrame(merged.intoTraceId));
+			this.#live.closeAll("trace merged into another");
 		}
 		if (this.#store.pending.length === 0) this.ctx.storage.setAlarm(Date.now() + this.#config.retentionMs);
 	}
@@ -389,6 +455,7 @@ export class TraceAssembler extends DurableObject<Env> {
 		for (const record of records) {
 			if (!known.has(record.traceId)) {
 				known.set(record.traceId, { traceId: record.traceId, intoTraceId: record.intoTraceId, parentSpanId: record.parentSpanId, rule: record.rule });
+				this.#live.broadcast(mergedFrame(record.traceId, record.rule));
 				changed = true;
 			}
 		}

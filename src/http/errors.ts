@@ -27,6 +27,10 @@ export function rpcCodeFor(status: number): number {
 			return 5; // NOT_FOUND
 		case 405:
 			return 12; // UNIMPLEMENTED
+		case 409:
+			return 10; // ABORTED
+		case 426:
+			return 9; // FAILED_PRECONDITION
 		case 429:
 			return 8; // RESOURCE_EXHAUSTED
 		case 503:
