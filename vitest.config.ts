@@ -11,7 +11,15 @@ export default defineConfig({
 						wrangler: { configPath: "./wrangler.toml" },
 						// Tokens the tests authenticate with (test/helpers.ts): the default tenant, two
 						// tenants, and read-only / ingest-only scopes.
-						miniflare: { bindings: { AUTH_TOKENS: "test-token,acme-token=acme,globex-token=globex,reader-token=acme:read,writer-token=acme:ingest" } },
+						// Per-trace limits are lowered so test/limits.test.ts can reach them quickly.
+						miniflare: {
+							bindings: {
+								AUTH_TOKENS: "test-token,acme-token=acme,globex-token=globex,reader-token=acme:read,writer-token=acme:ingest",
+								MAX_SPANS_PER_TRACE: "1000",
+								MAX_TRACE_BYTES: "4194304",
+								CORS_ORIGINS: "https://viewer.example",
+							},
+						},
 					}),
 				],
 				test: { name: "workerd", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**"] },

@@ -18,6 +18,12 @@ export interface Config {
 	allowAnonymous: boolean;
 	/** Raw AUTH_TOKENS secret; parsed by auth.ts. */
 	authTokens: string;
+	/** Spans beyond this many in one trace are rejected (partial success) and counted as dropped. */
+	maxSpansPerTrace: number;
+	/** Encoded spans beyond this many bytes in one trace are rejected likewise. */
+	maxTraceBytes: number;
+	/** Origins allowed to call the API from a browser; empty turns CORS off. */
+	corsOrigins: string[];
 	/** Span attribute keys that may hold a recorded W3C traceparent of the caller. */
 	stitchAttributes: string[];
 	/** Whether a root span's single link to another trace stitches the traces. */
@@ -33,6 +39,9 @@ export interface ConfigEnv {
 	INGEST_CONCURRENCY?: string | number;
 	ALLOW_ANONYMOUS?: string | boolean;
 	AUTH_TOKENS?: string;
+	MAX_SPANS_PER_TRACE?: string | number;
+	MAX_TRACE_BYTES?: string | number;
+	CORS_ORIGINS?: string;
 	STITCH_ATTRIBUTES?: string;
 	STITCH_LINKS?: string | boolean;
 }
@@ -56,6 +65,9 @@ export function loadConfig(env: ConfigEnv): Config {
 			ingestConcurrency: integer(env, "INGEST_CONCURRENCY", 16, 1),
 			allowAnonymous: boolean(env, "ALLOW_ANONYMOUS", false),
 			authTokens: typeof env.AUTH_TOKENS === "string" ? env.AUTH_TOKENS : "",
+			maxSpansPerTrace: integer(env, "MAX_SPANS_PER_TRACE", 50_000, 1),
+			maxTraceBytes: integer(env, "MAX_TRACE_BYTES", 16 * 1024 * 1024, 1024),
+			corsOrigins: list(env, "CORS_ORIGINS", []),
 			stitchAttributes: list(env, "STITCH_ATTRIBUTES", ["http.request.header.traceparent", "traceparent"]),
 			stitchLinks: boolean(env, "STITCH_LINKS", true),
 		};

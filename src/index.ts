@@ -8,6 +8,8 @@ import { handleRead } from "./http/read-route";
 import { handleStitch } from "./http/stitch-route";
 import { HttpError } from "./http/errors";
 import { errorResponse } from "./http/respond";
+import { preflight, withCors } from "./http/cors";
+import { loadConfig } from "./config";
 
 export { TraceAssembler } from "./assembler/trace-object";
 
@@ -28,5 +30,13 @@ router
 	.all("*", (request) => errorResponse(new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`)));
 
 export default {
-	fetch: (request, env, ctx) => router.fetch(request, env, ctx),
+	async fetch(request, env, ctx) {
+		let origins: string[] = [];
+		try {
+			origins = loadConfig(env).corsOrigins;
+		} catch {
+			// A bad configuration is reported by the route's own handler; CORS just stays off.
+		}
+		return preflight(request, origins) ?? withCors(request, await router.fetch(request, env, ctx), origins);
+	},
 } satisfies ExportedHandler<Env>;

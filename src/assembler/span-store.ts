@@ -50,14 +50,26 @@ export class SpanStore {
 		if (this.#hasTables) this.#load();
 	}
 
-	/** Stores the spans not seen before (durably, before this returns) and returns them. */
-	add(incoming: readonly IncomingSpan[]): PendingSpan[] {
+	/**
+	 * Stores the spans not seen before (durably, before this returns) and returns them. New spans
+	 * beyond `room` (spans and bytes this trace may still take) are not stored: `dropped` counts them.
+	 */
+	add(incoming: readonly IncomingSpan[], room: { spans: number; bytes: number }): { added: PendingSpan[]; dropped: number } {
 		this.#ensureTables();
 		const added: PendingSpan[] = [];
+		let dropped = 0;
+		let spansLeft = room.spans;
+		let bytesLeft = room.bytes;
 		const groupCache = new Map<Uint8Array, Map<Uint8Array, SpanGroup>>();
 		for (const span of incoming) {
 			const key = bytesKey(span.identity);
 			if (this.#seen.has(key)) continue;
+			if (spansLeft <= 0 || span.body.length > bytesLeft) {
+				dropped++;
+				continue;
+			}
+			spansLeft--;
+			bytesLeft -= span.body.length;
 			this.#seen.add(key);
 			let byScope = groupCache.get(span.resourceHead);
 			if (!byScope) groupCache.set(span.resourceHead, (byScope = new Map()));
@@ -70,7 +82,7 @@ export class SpanStore {
 		// The batch's buffer stays referenced through `body` views; copy nothing, but count bytes.
 		for (const span of added) this.#pendingBytes += span.body.length;
 		this.#pending.push(...added);
-		return added;
+		return { added, dropped };
 	}
 
 	/** Spans stored but not yet written to R2, in arrival order. */

@@ -51,6 +51,7 @@ export function summaryMetadata(
 	traceId: string,
 	merges: readonly { traceId: string; rule: string }[] = [],
 	refusals: readonly { intoTraceId: string; reason: string }[] = [],
+	droppedSpans = 0,
 ): Record<string, string> {
 	const metadata: Record<string, string> = {
 		traceId,
@@ -60,6 +61,10 @@ export function summaryMetadata(
 		endTimeUnixNano: String(summary.endTimeUnixNano),
 		error: String(summary.hasError),
 	};
+	if (droppedSpans > 0) {
+		metadata.truncated = "true";
+		metadata.droppedSpans = String(droppedSpans);
+	}
 	let budget = 7000 - JSON.stringify(metadata).length;
 	const fit = (key: string, items: readonly string[], share: number) => {
 		const kept: string[] = [];

@@ -20,6 +20,9 @@ export interface IngestResult {
 	accepted: number;
 	/** Spans this trace already had (an exporter's retry), not stored again. */
 	duplicates: number;
+	/** New spans refused because the trace reached a limit; `rejectReason` says which. */
+	rejected: number;
+	rejectReason?: string;
 }
 
 /** A trace merged into this one (or this one into another): which rule fired, under which span. */
@@ -41,7 +44,7 @@ export type TraceView =
 	/** Finalized and not reopened: R2 holds all of it. */
 	| { state: "complete"; key: string }
 	/** Open: R2's copy (if any) merged with the spans not yet written. */
-	| { state: "partial"; trace: Uint8Array; merged: MergeRecord[]; refused: Refusal[] }
+	| { state: "partial"; trace: Uint8Array; merged: MergeRecord[]; refused: Refusal[]; droppedSpans: number }
 	/** Merged into another trace: read that one. */
 	| { state: "merged"; into: string };
 
@@ -159,7 +162,7 @@ export class TraceAssembler extends DurableObject<Env> {
 		forEachSpan(batch, (resourceHead, scopeHead, body) => {
 			incoming.push({ resourceHead, scopeHead, body, identity: spanIdentity(body) });
 		});
-		const added = this.#accept(incoming);
+		const { added, dropped } = this.#accept(incoming);
 		if (added.length > 0 && !this.#mergedInto) {
 			for (const span of added) {
 				const candidate = detectStitch(span, this.#stitchOptions);
@@ -167,7 +170,12 @@ export class TraceAssembler extends DurableObject<Env> {
 			}
 		}
 		if (this.#mergedInto) await this.#moveToParentOrRetry();
-		return { accepted: added.length, duplicates: incoming.length - added.length };
+		return {
+			accepted: added.length,
+			duplicates: incoming.length - added.length - dropped,
+			rejected: dropped,
+			rejectReason: dropped > 0 ? this.#limitReason() : undefined,
+		};
 	}
 
 	/** An explicit hint (POST /v1/stitch): this trace joins `candidate.parentTraceId`. */
@@ -232,6 +240,7 @@ export class TraceAssembler extends DurableObject<Env> {
 			trace: assembleTrace(stored?.trace, this.#store.pending),
 			merged: this.#merges,
 			refused: this.#refusals,
+			droppedSpans: this.#store.meta<number>("droppedSpans") ?? 0,
 		};
 	}
 
@@ -261,9 +270,19 @@ export class TraceAssembler extends DurableObject<Env> {
 
 	// --- accepting spans ---------------------------------------------------------------------
 
-	#accept(incoming: readonly IncomingSpan[]) {
+	#accept(incoming: readonly IncomingSpan[]): { added: Uint8Array[]; dropped: number } {
 		const wasIdle = this.#store.pending.length === 0;
-		const added = this.#store.add(incoming);
+		const { maxSpansPerTrace, maxTraceBytes } = this.#config;
+		const storedBytes = this.#store.meta<number>("storedBytes") ?? 0;
+		const { added, dropped } = this.#store.add(incoming, {
+			spans: maxSpansPerTrace - this.#store.knownCount,
+			bytes: maxTraceBytes - storedBytes - this.#store.pendingBytes,
+		});
+		if (dropped > 0) {
+			// Never silently partial: the count reaches R2 metadata, the read API and the exporter.
+			this.#store.setMeta("droppedSpans", (this.#store.meta<number>("droppedSpans") ?? 0) + dropped);
+			console.warn(`TraceAssembler ${this.#address?.traceId}: dropped ${dropped} spans: ${this.#limitReason()}`);
+		}
 		if (added.length > 0 && this.#live.any) {
 			const frames = [spansFrame(assembleTrace(undefined, added))];
 			if (wasIdle && this.#store.meta<Finalized>("finalized")) frames.unshift(reopenedFrame());
@@ -274,7 +293,12 @@ export class TraceAssembler extends DurableObject<Env> {
 			if (wasIdle) this.#store.setMeta("firstPendingAt", now);
 			this.#scheduleFinalize(now);
 		}
-		return added.map((span) => span.body);
+		return { added: added.map((span) => span.body), dropped };
+	}
+
+	#limitReason(): string {
+		const { maxSpansPerTrace, maxTraceBytes } = this.#config;
+		return `trace ${this.#address?.traceId} reached its limit (MAX_SPANS_PER_TRACE ${maxSpansPerTrace}, MAX_TRACE_BYTES ${maxTraceBytes})`;
 	}
 
 	// --- finalizing to R2 ----------------------------------------------------------------------
@@ -283,6 +307,7 @@ export class TraceAssembler extends DurableObject<Env> {
 		const upTo = this.#store.lastSeq;
 		const key = traceKey(address);
 		let spanCount: number;
+		let storedBytes: number;
 		try {
 			// Requests interleave with these awaits: spans that arrive meanwhile get a higher seq,
 			// stay pending, and are written next time.
@@ -297,9 +322,10 @@ export class TraceAssembler extends DurableObject<Env> {
 			const trace = assembleTrace(stored?.trace, this.#store.pending.filter((span) => span.seq <= upTo));
 			const summary = summarizeTrace(trace);
 			spanCount = summary.spanCount;
+			storedBytes = trace.length;
 			await this.env.TRACES.put(key, trace, {
 				httpMetadata: { contentType: "application/x-protobuf" },
-				customMetadata: summaryMetadata(summary, address.traceId, this.#merges, this.#refusals),
+				customMetadata: summaryMetadata(summary, address.traceId, this.#merges, this.#refusals, this.#store.meta<number>("droppedSpans") ?? 0),
 			});
 		} catch (e) {
 			await this.#retryLater(`R2 write of ${key}`, e);
@@ -308,6 +334,7 @@ export class TraceAssembler extends DurableObject<Env> {
 		const now = Date.now();
 		this.#store.markWritten(upTo);
 		this.#store.setMeta("finalized", { at: now, spanCount } satisfies Finalized);
+		this.#store.setMeta("storedBytes", storedBytes);
 		this.#store.setMeta("failedAttempts", undefined);
 		if (this.#store.pending.length > 0) {
 			// Spans came during the write: the trace is still open, and the next write says "finalized".

@@ -22,16 +22,25 @@ export async function handleExport(request: Request, env: Env): Promise<Response
 		const body = await readBody(request, config.maxBodyBytes);
 		if (body.length === 0) return exportResponse(encoding, 0, "");
 		const split = splitRequest(body, encoding);
+		let limited = 0;
+		const limitReasons: string[] = [];
 		const failures = await runLimited(split.parts, config.ingestConcurrency, async ([traceId, part]) => {
 			const address = { tenant, traceId };
-			await env.TRACE_ASSEMBLER.getByName(objectName(address)).ingest(address, part.finish());
+			const result = await env.TRACE_ASSEMBLER.getByName(objectName(address)).ingest(address, part.finish());
+			if (result.rejected > 0) {
+				limited += result.rejected;
+				if (limitReasons.length < 3 && result.rejectReason) limitReasons.push(result.rejectReason);
+			}
 		});
 		if (failures.length > 0) {
 			// The exporter retries the whole request; objects that did store their part ignore the repeat.
 			const failure = objectFailure(failures[0], `${failures.length} of ${split.parts.size} traces could not be stored`);
 			throw failure;
 		}
-		return exportResponse(encoding, split.rejected, split.rejected > 0 ? `rejected ${split.rejectMessage}` : "");
+		const messages = [];
+		if (split.rejected > 0) messages.push(`rejected ${split.rejectMessage}`);
+		if (limited > 0) messages.push(`rejected ${limited} spans: ${limitReasons.join("; ")}`);
+		return exportResponse(encoding, split.rejected + limited, messages.join("; "));
 	} catch (e) {
 		return errorResponse(e, errorEncoding);
 	}

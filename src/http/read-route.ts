@@ -26,6 +26,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 			return traceResponse(request, view.trace, "partial", {
 				merged: view.merged.map((m) => `${m.traceId}:${m.rule}`).join(","),
 				refused: view.refused.map((r) => `${r.intoTraceId}:${r.reason}`).join(","),
+				dropped: view.droppedSpans > 0 ? String(view.droppedSpans) : "",
 			});
 		}
 		const object = await env.TRACES.get(traceKey(address));
@@ -38,6 +39,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 		return traceResponse(request, new Uint8Array(await object.arrayBuffer()), "complete", {
 			merged: metadata.mergedTraces ?? "",
 			refused: metadata.refusedMerges ?? "",
+			dropped: metadata.droppedSpans ?? "",
 		});
 	} catch (e) {
 		return errorResponse(e);
@@ -54,13 +56,21 @@ function redirectTo(traceId: string): Response {
 	return new Response(null, { status: 308, headers: { location: `/v1/traces/${traceId}`, "x-trace-status": "merged" } });
 }
 
-function traceResponse(request: Request, trace: Uint8Array, status: "partial" | "complete", merges: { merged: string; refused: string }): Response {
+interface TraceNotes {
+	merged: string;
+	refused: string;
+	dropped: string;
+}
+
+function traceResponse(request: Request, trace: Uint8Array, status: "partial" | "complete", notes: TraceNotes): Response {
 	const encoding: Encoding = /protobuf/i.test(request.headers.get("accept") ?? "") ? "protobuf" : "json";
 	const body = encoding === "protobuf" ? trace : JSON.stringify(tracesDataToJson(trace));
 	const headers: Record<string, string> = { "content-type": CONTENT_TYPE[encoding], "x-trace-status": status, vary: "accept" };
 	// `<trace id>:<rule>` for every trace merged in, and `<trace id>:<reason>` for refused merges.
-	if (merges.merged) headers["x-trace-merged"] = merges.merged;
-	if (merges.refused) headers["x-trace-refused-merges"] = merges.refused;
+	if (notes.merged) headers["x-trace-merged"] = notes.merged;
+	if (notes.refused) headers["x-trace-refused-merges"] = notes.refused;
+	// A truncated trace says so: how many spans the per-trace limits turned away.
+	if (notes.dropped) headers["x-trace-dropped-spans"] = notes.dropped;
 	return new Response(body, { headers });
 }
 
