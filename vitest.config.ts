@@ -18,6 +18,9 @@ export default defineConfig({
 								MAX_SPANS_PER_TRACE: "1000",
 								MAX_TRACE_BYTES: "4194304",
 								CORS_ORIGINS: "https://viewer.example",
+								// test/fuzz.test.ts: cases per body kind and seed; FUZZ_CASES=20000 npm test for a long run.
+								FUZZ_CASES: process.env.FUZZ_CASES ?? "400",
+								FUZZ_SEED: process.env.FUZZ_SEED ?? "20261123",
 							},
 						},
 					}),

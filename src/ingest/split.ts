@@ -2,7 +2,7 @@
 // encodings go straight to per-trace protobuf bytes without building message objects.
 import { encodeJsonRequest } from "../otlp/json-in";
 import type { Encoding } from "../otlp/responses";
-import { forEachSpan, inspectSpan, toHex, TracesDataWriter, WireError } from "../otlp/wire";
+import { forEachSpan, inspectHead, inspectSpan, toHex, TracesDataWriter, WireError } from "../otlp/wire";
 import { HttpError } from "../http/errors";
 
 /** SQLite stores a row of at most 2 MB (Durable Object limits); a larger span cannot be kept. */
@@ -31,8 +31,16 @@ export function splitRequest(body: Uint8Array, encoding: Encoding): SplitRequest
 	};
 
 	if (encoding === "protobuf") {
+		// Heads repeat for every span of a group: check each once.
+		const headProblems = new Map<Uint8Array, string | undefined>();
+		const headProblem = (head: Uint8Array, kind: "resource" | "scope") => {
+			if (!headProblems.has(head)) headProblems.set(head, inspectHead(head, kind));
+			return headProblems.get(head);
+		};
 		try {
 			forEachSpan(body, (resourceHead, scopeHead, span) => {
+				const problem = headProblem(resourceHead, "resource") ?? headProblem(scopeHead, "scope");
+				if (problem) return reject(problem, 1);
 				const ids = inspectSpan(span);
 				if (typeof ids === "string") reject(ids, 1);
 				else accept(resourceHead, scopeHead, span, toHex(ids.traceId));

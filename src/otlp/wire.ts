@@ -66,6 +66,19 @@ export function inspectSpan(span: Uint8Array): SpanIds | string {
 }
 
 /**
+ * Checks a ResourceSpans or ScopeSpans head (as forEachSpan gives them) against the OTLP schema;
+ * returns a reason to reject its spans, or undefined when it is sound.
+ */
+export function inspectHead(head: Uint8Array, kind: "resource" | "scope"): string | undefined {
+	try {
+		checkMessage(head, kind === "resource" ? RESOURCE_SPANS_HEAD : SCOPE_SPANS_HEAD, 0);
+		return undefined;
+	} catch (e) {
+		return `invalid ${kind}: ${e instanceof WireError ? e.message : "not a valid protobuf message"}`;
+	}
+}
+
+/**
  * Encodes groups of spans as one `TracesData` (equally an `ExportTraceServiceRequest`). Spans are
  * grouped by the identity of their resource and scope heads, in first-seen order.
  */
@@ -235,16 +248,18 @@ function splitOff(message: Uint8Array, field: number): [head: Uint8Array, values
 	return [head, values];
 }
 
-// The OTLP schema as wire types, enough to reject a span that no decoder could read back.
-type Schema = { readonly [field: number]: readonly [WireType, Schema?] };
+// The OTLP schema as wire types, enough to reject a span that no decoder could read back: wire
+// types, nested messages, and UTF-8 in string fields (a proto3 decoder refuses invalid UTF-8).
+type Schema = { readonly [field: number]: readonly [WireType, (Schema | typeof STRING)?] };
+const STRING = "string";
 const LEN = WireType.LengthDelimited;
 const VARINT = WireType.Varint;
 const ANY_VALUE: Schema = {};
-const KEY_VALUE: Schema = { 1: [LEN], 2: [LEN, ANY_VALUE], 3: [VARINT] };
+const KEY_VALUE: Schema = { 1: [LEN, STRING], 2: [LEN, ANY_VALUE], 3: [VARINT] };
 const LIST: Schema = { 1: [LEN, ANY_VALUE] };
 const KV_LIST: Schema = { 1: [LEN, KEY_VALUE] };
 Object.assign(ANY_VALUE, {
-	1: [LEN],
+	1: [LEN, STRING],
 	2: [VARINT],
 	3: [VARINT],
 	4: [WireType.Bit64],
@@ -253,15 +268,15 @@ Object.assign(ANY_VALUE, {
 	7: [LEN],
 	8: [VARINT],
 });
-const EVENT: Schema = { 1: [WireType.Bit64], 2: [LEN], 3: [LEN, KEY_VALUE], 4: [VARINT] };
-const LINK: Schema = { 1: [LEN], 2: [LEN], 3: [LEN], 4: [LEN, KEY_VALUE], 5: [VARINT], 6: [WireType.Bit32] };
-const STATUS: Schema = { 2: [LEN], 3: [VARINT] };
+const EVENT: Schema = { 1: [WireType.Bit64], 2: [LEN, STRING], 3: [LEN, KEY_VALUE], 4: [VARINT] };
+const LINK: Schema = { 1: [LEN], 2: [LEN], 3: [LEN, STRING], 4: [LEN, KEY_VALUE], 5: [VARINT], 6: [WireType.Bit32] };
+const STATUS: Schema = { 2: [LEN, STRING], 3: [VARINT] };
 const SPAN: Schema = {
 	1: [LEN],
 	2: [LEN],
-	3: [LEN],
+	3: [LEN, STRING],
 	4: [LEN],
-	5: [LEN],
+	5: [LEN, STRING],
 	6: [VARINT],
 	7: [WireType.Bit64],
 	8: [WireType.Bit64],
@@ -274,6 +289,11 @@ const SPAN: Schema = {
 	15: [LEN, STATUS],
 	16: [WireType.Bit32],
 };
+const ENTITY_REF: Schema = { 1: [LEN, STRING], 2: [LEN, STRING], 3: [LEN, STRING], 4: [LEN, STRING] };
+const RESOURCE: Schema = { 1: [LEN, KEY_VALUE], 2: [VARINT], 3: [LEN, ENTITY_REF] };
+const SCOPE: Schema = { 1: [LEN, STRING], 2: [LEN, STRING], 3: [LEN, KEY_VALUE], 4: [VARINT] };
+const RESOURCE_SPANS_HEAD: Schema = { 1: [LEN, RESOURCE], 3: [LEN, STRING] };
+const SCOPE_SPANS_HEAD: Schema = { 1: [LEN, SCOPE], 3: [LEN, STRING] };
 /** Deeper attribute values than this are refused (an AnyValue can nest arrays and kvlists). */
 const MAX_DEPTH = 32;
 
@@ -286,9 +306,41 @@ function checkMessage(message: Uint8Array, schema: Schema, depth: number): void 
 		if (spec && spec[0] !== wireType) {
 			throw new WireError(`span field ${field} has wire type ${wireType}, expected ${spec[0]}`);
 		}
-		if (spec?.[1]) checkMessage(reader.bytes(), spec[1], depth + 1);
+		const nested = spec?.[1];
+		if (nested === STRING) {
+			if (!isUtf8(reader.bytes())) throw new WireError(`field ${field} is not valid UTF-8`);
+		} else if (nested) checkMessage(reader.bytes(), nested, depth + 1);
 		else reader.skip(wireType, field);
 	}
+}
+
+/** Whether `bytes` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+export function isUtf8(bytes: Uint8Array): boolean {
+	let i = 0;
+	const n = bytes.length;
+	while (i < n) {
+		const b = bytes[i]!;
+		if (b < 0x80) {
+			i++;
+			continue;
+		}
+		let need: number;
+		let min: number;
+		let cp: number;
+		if (b >= 0xc2 && b <= 0xdf) [need, min, cp] = [1, 0x80, b & 0x1f];
+		else if (b >= 0xe0 && b <= 0xef) [need, min, cp] = [2, 0x800, b & 0x0f];
+		else if (b >= 0xf0 && b <= 0xf4) [need, min, cp] = [3, 0x10000, b & 0x07];
+		else return false;
+		if (i + need >= n) return false;
+		for (let k = 1; k <= need; k++) {
+			const c = bytes[i + k];
+			if (c === undefined || (c & 0xc0) !== 0x80) return false;
+			cp = (cp << 6) | (c & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+		i += need + 1;
+	}
+	return true;
 }
 
 function framedSize(length: number): number {
