@@ -10,6 +10,8 @@ import { AUTH, BASE, jsonRequest, postTraces, protobufRequest, randomHex, readTr
 
 const CASES = Number((env as unknown as Record<string, string>).FUZZ_CASES ?? "400");
 const SEED = Number((env as unknown as Record<string, string>).FUZZ_SEED ?? "1");
+/** Long runs scale the per-test time limit with the number of cases. */
+const TIMEOUT_MS = 20_000 + CASES * 15;
 
 /** mulberry32: small, fast, and the same sequence for the same seed. */
 function prng(seed: number) {
@@ -147,7 +149,7 @@ describe(`fuzzing (seed ${SEED}, ${CASES} cases per kind)`, () => {
 			if (i % 100 === 99) await checkStillWorks(rng);
 		}
 		await checkStillWorks(rng);
-	});
+	}, TIMEOUT_MS);
 
 	it("mutated and random JSON bodies never get a 5xx", async () => {
 		const rng = prng(SEED + 1);
@@ -159,7 +161,7 @@ describe(`fuzzing (seed ${SEED}, ${CASES} cases per kind)`, () => {
 			if (i % 100 === 99) await checkStillWorks(rng);
 		}
 		await checkStillWorks(rng);
-	});
+	}, TIMEOUT_MS);
 
 	it("hostile shapes: deep nesting, huge strings and arrays, invalid UTF-8, bad ids and times, wrong types", async () => {
 		const rng = prng(SEED + 2);
@@ -190,7 +192,7 @@ describe(`fuzzing (seed ${SEED}, ${CASES} cases per kind)`, () => {
 			expect(res.status).toBe(200);
 		}
 		await checkStillWorks(rng);
-	});
+	}, TIMEOUT_MS);
 
 	it("POST /v1/stitch, the read API and the live endpoint answer hostile input with 4xx", async () => {
 		const rng = prng(SEED + 3);
@@ -216,7 +218,7 @@ describe(`fuzzing (seed ${SEED}, ${CASES} cases per kind)`, () => {
 		socket.close();
 		console.log(`RELIABILITY fuzz seed=${SEED} cases=${CASES} ${JSON.stringify(tally)}`);
 		expect(tally.serverErrors).toBe(0);
-	});
+	}, TIMEOUT_MS);
 });
 
 function jsonRequestWith(traceId: string, overrides: Record<string, unknown>) {
