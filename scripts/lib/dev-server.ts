@@ -1,0 +1,105 @@
+// Starts `wrangler dev` for scripts and end-to-end tests: free loopback ports, its own state
+// directory, the whole process group stopped (or killed, to simulate a crash) on request.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export interface DevServerOptions {
+	/** Wrangler config files, in order (default: the repository's wrangler.toml). */
+	configs?: string[];
+	vars?: Record<string, string>;
+	/** State directory; reuse it across restarts to keep Durable Objects and R2. */
+	persistTo?: string;
+	port?: number;
+	/** Where wrangler's output goes (default: discarded unless DEV_SERVER_LOG=1). */
+	onOutput?: (text: string) => void;
+}
+
+export interface DevServer {
+	url: string;
+	port: number;
+	persistTo: string;
+	/** SIGTERM to the process group, then waits for it to exit. */
+	stop(): Promise<void>;
+	/** SIGKILL to the process group: a crash, with requests and alarms cut off mid-way. */
+	crash(): Promise<void>;
+}
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+export async function freePort(): Promise<number> {
+	return new Promise((resolvePort, reject) => {
+		const server = createServer();
+		server.once("error", reject);
+		server.listen(0, "127.0.0.1", () => {
+			const address = server.address();
+			server.close(() => resolvePort(typeof address === "object" && address ? address.port : 0));
+		});
+	});
+}
+
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+	const port = options.port ?? (await freePort());
+	const inspectorPort = await freePort();
+	const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "trace-assembler-"));
+	const configs = options.configs ?? [join(ROOT, "wrangler.toml")];
+	const args = [
+		"dev",
+		...configs.flatMap((config) => ["-c", config]),
+		"--port", String(port),
+		"--ip", "127.0.0.1",
+		"--inspector-port", String(inspectorPort),
+		"--persist-to", persistTo,
+		"--log-level", "warn",
+		...Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+	];
+	const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
+		cwd: ROOT,
+		detached: true,
+		stdio: ["ignore", "pipe", "pipe"],
+		env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+	});
+	const output: string[] = [];
+	const sink = (chunk: Buffer) => {
+		const text = chunk.toString();
+		output.push(text);
+		if (output.length > 200) output.shift();
+		options.onOutput?.(text);
+		if (process.env.DEV_SERVER_LOG) process.stderr.write(text);
+	};
+	child.stdout!.on("data", sink);
+	child.stderr!.on("data", sink);
+	const exited = new Promise<void>((done) => child.once("exit", () => done()));
+	const url = `http://127.0.0.1:${port}`;
+	await waitUntilServing(url, child, output);
+	const signal = async (name: NodeJS.Signals) => {
+		try {
+			process.kill(-child.pid!, name);
+		} catch {
+			// Already gone.
+		}
+		await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+	};
+	return { url, port, persistTo, stop: () => signal("SIGTERM"), crash: () => signal("SIGKILL") };
+}
+
+async function waitUntilServing(url: string, child: ChildProcess, output: string[]): Promise<void> {
+	const deadline = Date.now() + 90_000;
+	while (Date.now() < deadline) {
+		if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output.join("")}`);
+		try {
+			await fetch(url, { signal: AbortSignal.timeout(2_000) });
+			return;
+		} catch {
+			await new Promise((r) => setTimeout(r, 250));
+		}
+	}
+	try {
+		process.kill(-child.pid!, "SIGKILL");
+	} catch {
+		// Already gone.
+	}
+	throw new Error(`wrangler dev did not start within 90 s:\n${output.join("")}`);
+}
