@@ -1,13 +1,13 @@
 // Facts read from one encoded Span without decoding the rest of it.
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { concatBytes, fromHex } from "./wire";
+import { concatBytes, equalBytes, fromHex } from "./wire";
 
 /**
  * The attribute that keeps a span's original trace id after it was stitched into another trace.
  * A span's identity (for de-duplication) is this original trace id plus its span id.
  */
 export const ORIGINAL_TRACE_ID_ATTRIBUTE = "assembler.original_trace_id";
-const ORIGINAL_KEY = new TextEncoder().encode(ORIGINAL_TRACE_ID_ATTRIBUTE);
+export const ORIGINAL_TRACE_ID_KEY = new TextEncoder().encode(ORIGINAL_TRACE_ID_ATTRIBUTE);
 
 export interface SpanFacts {
 	traceId: Uint8Array;
@@ -87,26 +87,35 @@ function statusCode(status: Uint8Array): number {
 }
 
 function originalTraceId(keyValue: Uint8Array): Uint8Array | undefined {
-	const hex = keyValueString(keyValue, ORIGINAL_KEY);
+	const hex = keyValueString(keyValue, ORIGINAL_TRACE_ID_KEY);
 	const bytes = hex === undefined ? undefined : fromHex(hex);
 	return bytes?.length === 16 ? bytes : undefined;
 }
 
-/** The string value of a KeyValue whose key equals `key`, else undefined. */
-function keyValueString(keyValue: Uint8Array, key: Uint8Array): string | undefined {
+/**
+ * The AnyValue bytes of a KeyValue whose key is one of `keys` (an empty AnyValue when it has none),
+ * or undefined when the key is another.
+ */
+export function keyValueMatching(keyValue: Uint8Array, keys: readonly Uint8Array[]): Uint8Array | undefined {
 	const reader = new BinaryReader(keyValue);
 	let matches = false;
-	let value: Uint8Array | undefined;
+	let value: Uint8Array = EMPTY;
 	while (reader.pos < reader.len) {
 		const [field, wireType] = reader.tag();
 		if (field === 1 && wireType === WireType.LengthDelimited) {
-			const k = reader.bytes();
-			matches = equalBytes(k, key);
+			const key = reader.bytes();
+			matches = keys.some((k) => equalBytes(k, key));
 			if (!matches) return undefined;
 		} else if (field === 2 && wireType === WireType.LengthDelimited) value = reader.bytes();
 		else reader.skip(wireType, field);
 	}
-	if (!matches || !value) return undefined;
+	return matches ? value : undefined;
+}
+
+/** The string value of a KeyValue whose key equals `key`, else undefined. */
+function keyValueString(keyValue: Uint8Array, key: Uint8Array): string | undefined {
+	const value = keyValueMatching(keyValue, [key]);
+	if (!value) return undefined;
 	const any = new BinaryReader(value);
 	let text: string | undefined;
 	while (any.pos < any.len) {
@@ -115,10 +124,4 @@ function keyValueString(keyValue: Uint8Array, key: Uint8Array): string | undefin
 		else any.skip(wireType, field);
 	}
 	return text;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-	if (a.length !== b.length) return false;
-	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-	return true;
 }

@@ -161,6 +161,12 @@ export function fromHex(hex: string): Uint8Array | undefined {
 	return out;
 }
 
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+	if (a.length !== b.length) return false;
+	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+	return true;
+}
+
 export function isZero(bytes: Uint8Array): boolean {
 	for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
 	return true;

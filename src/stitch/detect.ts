@@ -1,5 +1,6 @@
 // Finding the propagated context that ties a trace to its caller's trace, in one encoded span.
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { keyValueMatching } from "../otlp/span-facts";
 import { isZero, toHex } from "../otlp/wire";
 import { parseTraceparent } from "./traceparent";
 
@@ -62,19 +63,8 @@ export function detectStitch(span: Uint8Array, options: StitchOptions): StitchCa
 
 /** The string (or first string of an array) value of a KeyValue whose key is one of `keys`. */
 function traceparentAttribute(keyValue: Uint8Array, keys: readonly Uint8Array[]): string | undefined {
-	const reader = new BinaryReader(keyValue);
-	let keyMatches = false;
-	let value: Uint8Array | undefined;
-	while (reader.pos < reader.len) {
-		const [field, wireType] = reader.tag();
-		if (field === 1 && wireType === WireType.LengthDelimited) {
-			const key = reader.bytes();
-			keyMatches = keys.some((k) => equal(k, key));
-			if (!keyMatches) return undefined;
-		} else if (field === 2 && wireType === WireType.LengthDelimited) value = reader.bytes();
-		else reader.skip(wireType, field);
-	}
-	return keyMatches && value ? firstString(value, 0) : undefined;
+	const value = keyValueMatching(keyValue, keys);
+	return value ? firstString(value, 0) : undefined;
 }
 
 /** An AnyValue's string, or the first string inside its array value (the OTel header convention). */
@@ -111,10 +101,4 @@ function linkContext(link: Uint8Array): { parentTraceId: string; parentSpanId: s
 	}
 	if (traceId?.length !== 16 || spanId?.length !== 8 || isZero(traceId) || isZero(spanId)) return undefined;
 	return { parentTraceId: toHex(traceId), parentSpanId: toHex(spanId) };
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-	if (a.length !== b.length) return false;
-	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-	return true;
 }

@@ -3,7 +3,7 @@
 // occurrence of a singular protobuf field overrides an earlier one, and repeated fields
 // (attributes) concatenate (protobuf encoding spec, "Last One Wins").
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { ORIGINAL_TRACE_ID_ATTRIBUTE } from "../otlp/span-facts";
+import { keyValueMatching, ORIGINAL_TRACE_ID_ATTRIBUTE, ORIGINAL_TRACE_ID_KEY } from "../otlp/span-facts";
 import { concatBytes, isZero, toHex } from "../otlp/wire";
 
 /**
@@ -29,7 +29,7 @@ export function moveSpan(span: Uint8Array, toTraceId: Uint8Array, rootParent: Ui
 			const parent = reader.bytes();
 			hasParent = parent.length === 8 && !isZero(parent);
 		} else if (field === 9 && wireType === WireType.LengthDelimited) {
-			hasOrigin ||= isOriginAttribute(reader.bytes());
+			hasOrigin ||= keyValueMatching(reader.bytes(), [ORIGINAL_TRACE_ID_KEY]) !== undefined;
 		} else {
 			reader.skip(wireType, field);
 		}
@@ -45,19 +45,4 @@ export function moveSpan(span: Uint8Array, toTraceId: Uint8Array, rootParent: Ui
 		tail.join();
 	}
 	return concatBytes([head, ...parts, tail.finish()]);
-}
-
-const ORIGIN_KEY = new TextEncoder().encode(ORIGINAL_TRACE_ID_ATTRIBUTE);
-
-function isOriginAttribute(keyValue: Uint8Array): boolean {
-	const reader = new BinaryReader(keyValue);
-	while (reader.pos < reader.len) {
-		const [field, wireType] = reader.tag();
-		if (field === 1 && wireType === WireType.LengthDelimited) {
-			const key = reader.bytes();
-			return key.length === ORIGIN_KEY.length && key.every((b, i) => b === ORIGIN_KEY[i]);
-		}
-		reader.skip(wireType, field);
-	}
-	return false;
 }
