@@ -247,10 +247,12 @@ describe("chains, fan-in and cycles", () => {
 		const cLate = randomHex(8);
 		await post([{ traceId: c, spanId: cLate, parentSpanId: cRoot }]);
 		expect(allSpans((await readTrace(a)).trace)).toHaveLength(5);
-		const res = await getTrace(c);
-		expect(res.headers.get("location")).toBe(`/v1/traces/${b}`);
+		// C's id redirects straight to A, the trace that holds everything, not to B.
+		await expectRedirect(c, a);
 		await finalizeNow(a);
 		expect((await storedTrace(a))!.metadata.mergedTraces!.split(",").sort()).toEqual([`${b}:traceparent`, `${c}:traceparent`].sort());
+		await expectRedirect(c, a);
+		await expectRedirect(b, a);
 	});
 
 	it("merges many children into one parent", async () => {

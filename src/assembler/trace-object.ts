@@ -227,6 +227,11 @@ export class TraceAssembler extends DurableObject<Env> {
 		return { ok: true };
 	}
 
+	/** The trace this one was merged into, if the object knows (R2 metadata knows after retention). */
+	async mergedInto(): Promise<string | undefined> {
+		return this.#mergedInto?.intoTraceId;
+	}
+
 	/** What a reader should see now. */
 	async view(address: TraceAddress): Promise<TraceView> {
 		const merged = this.#mergedInto;

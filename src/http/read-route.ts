@@ -21,7 +21,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 		} catch (e) {
 			throw objectFailure(e, "could not read the trace");
 		}
-		if (view.state === "merged") return redirectTo(view.into);
+		if (view.state === "merged") return redirectTo(await mergeTarget(env, { tenant, traceId: view.into }));
 		if (view.state === "partial") {
 			return traceResponse(request, view.trace, "partial", {
 				merged: view.merged.map((m) => `${m.traceId}:${m.rule}`).join(","),
@@ -34,7 +34,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 		const metadata = object.customMetadata ?? {};
 		if (metadata.mergedInto) {
 			await object.body.cancel();
-			return redirectTo(metadata.mergedInto);
+			return redirectTo(await mergeTarget(env, { tenant, traceId: metadata.mergedInto }));
 		}
 		return traceResponse(request, new Uint8Array(await object.arrayBuffer()), "complete", {
 			merged: metadata.mergedTraces ?? "",
@@ -49,6 +49,25 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 export function requireTraceId(raw: string): string {
 	const traceId = parseTraceId(raw);
 	if (!traceId) throw new HttpError(400, `invalid trace id ${JSON.stringify(raw.slice(0, 64))}: expected 32 hex digits, not all zero`);
+	return traceId;
+}
+
+/** Chains (C merged into B, B into A) redirect straight to the trace that holds everything. */
+const MAX_MERGE_HOPS = 8;
+
+async function mergeTarget(env: Env, address: TraceAddress): Promise<string> {
+	let traceId = address.traceId;
+	for (let hop = 0; hop < MAX_MERGE_HOPS; hop++) {
+		const next = { tenant: address.tenant, traceId };
+		let into: string | undefined;
+		try {
+			into = (await env.TRACE_ASSEMBLER.getByName(objectName(next)).mergedInto()) ?? (await env.TRACES.head(traceKey(next)))?.customMetadata?.mergedInto;
+		} catch {
+			// A hop we cannot look up now still leaves a redirect the client can follow from there.
+		}
+		if (!into) break;
+		traceId = into;
+	}
 	return traceId;
 }
 
