@@ -25,7 +25,13 @@ export default defineConfig({
 						},
 					}),
 				],
-				test: { name: "workerd", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**"] },
+				test: { name: "workerd", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/propagation/**"] },
+			},
+			{
+				// src/propagation.ts across a real service binding and a real Durable Object call: a fixture
+				// Worker that is the assembler plus two callees.
+				plugins: [cloudflareTest({ wrangler: { configPath: "./test/propagation/wrangler.toml" } })],
+				test: { name: "propagation", include: ["test/propagation/**/*.test.ts"] },
 			},
 			{
 				// End to end: `wrangler dev` fed by the real OpenTelemetry JS SDK exporters.

@@ -233,3 +233,52 @@ describe("a trace split across three Workers and a Durable Object (npm run demo)
 		}
 	});
 });
+
+describe("stitching OTel SDK and otel-cf-workers exports end to end", () => {
+	it("merges by each rule — recorded traceparent, single link, hint — into the SDK caller's trace", async () => {
+		// The caller, traced by the OTel SDK and exported as protobuf.
+		const exporter = new ProtobufExporter({ url: `${server.url}/v1/traces`, headers: auth });
+		const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ "service.name": "gateway" }), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+		const tracer = provider.getTracer("gateway");
+		const root = tracer.startSpan("GET /orders", { kind: SpanKind.SERVER });
+		const rootContext = trace.setSpan(context.active(), root);
+		const call = tracer.startSpan("fetch cart", { kind: SpanKind.CLIENT }, rootContext);
+		const publish = tracer.startSpan("queue send", { kind: SpanKind.PRODUCER }, rootContext);
+		const { traceId, spanId: rootId } = root.spanContext();
+		const [callId, publishId] = [call.spanContext().spanId, publish.spanContext().spanId];
+		const [cartTrace, consumerTrace, cronTrace] = [1, 2, 3].map(() => crypto.randomUUID().replaceAll("-", ""));
+		const cfWorkers = (service: string, spans: Record<string, unknown>[]) => ({
+			resourceSpans: [{
+				resource: { attributes: [{ key: "service.name", value: { stringValue: service } }, { key: "telemetry.sdk.name", value: { stringValue: "@microlabs/otel-cf-workers" } }] },
+				scopeSpans: [{ scope: { name: "@microlabs/otel-cf-workers" }, spans }],
+			}],
+		});
+		const now = String(BigInt(Date.now()) * 1_000_000n);
+		// otel-cf-workers style JSON, sent before the caller's spans: upper-case hex ids, integers as
+		// numbers, the recorded header as a plain string.
+		const requests = [
+			cfWorkers("cart", [{ traceId: cartTrace!.toUpperCase(), spanId: "A1B2C3D4E5F60718", name: "fetchHandler POST", kind: 2, startTimeUnixNano: now, endTimeUnixNano: now,
+				attributes: [{ key: "http.request.header.traceparent", value: { stringValue: `00-${traceId}-${callId}-01` } }, { key: "http.response.status_code", value: { intValue: 200 } }] }]),
+			cfWorkers("mailer", [{ traceId: consumerTrace, spanId: "1a2b3c4d5e6f7081", name: "queueHandler orders", kind: 5, startTimeUnixNano: now, endTimeUnixNano: now,
+				links: [{ traceId, spanId: publishId }] }]),
+			cfWorkers("reports", [{ traceId: cronTrace, spanId: "0f1e2d3c4b5a6978", name: "scheduledHandler", kind: 2, startTimeUnixNano: now, endTimeUnixNano: now }]),
+		];
+		for (const request of requests) {
+			const response = await fetch(`${server.url}/v1/traces`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(request) });
+			expect(response.status).toBe(200);
+		}
+		const hint = await fetch(`${server.url}/v1/stitch`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ traceId: cronTrace, traceparent: `00-${traceId}-${rootId}-01` }) });
+		expect(hint.status).toBe(202);
+		for (const span of [call, publish, root]) span.end();
+		await provider.forceFlush();
+
+		const { json, response } = await readFinalized(traceId);
+		const spans = actual(json);
+		expect(spans).toHaveLength(6);
+		for (const span of spans) expect(span.traceId).toBe(traceId);
+		const parentOf = Object.fromEntries(spans.map((s) => [s.name, s.parentSpanId]));
+		expect(parentOf).toMatchObject({ "fetchHandler POST": callId, "queueHandler orders": publishId, scheduledHandler: rootId });
+		expect(response.headers.get("x-trace-merged")!.split(",").sort()).toEqual([`${cartTrace}:traceparent`, `${consumerTrace}:link`, `${cronTrace}:hint`].sort());
+		await provider.shutdown();
+	});
+});
