@@ -3,7 +3,7 @@
 // array of {"token", "tenant"?, "scope"?}. Tokens are compared as SHA-256 digests with a
 // constant-time comparison, and never logged.
 import type { Config } from "./config";
-import { ConfigError } from "./config";
+import { ConfigError, TENANT_NAME } from "./config";
 import { HttpError } from "./http/errors";
 
 export type Scope = "read" | "ingest" | "all";
@@ -19,7 +19,6 @@ interface TokenEntry {
 	principal: Principal;
 }
 
-const TENANT = /^[A-Za-z0-9_.-]{1,64}$/;
 const parsed = new WeakMap<Config, Promise<TokenEntry[]>>();
 
 /** Who is calling; throws 401 (no or unknown token) or 403 (token without the needed scope). */
@@ -108,7 +107,7 @@ export function parseAuthTokens(raw: string): { token: string; principal: Princi
 	return items.map((item, index) => {
 		if (typeof item.token !== "string" || item.token.length === 0) throw new ConfigError(`AUTH_TOKENS entry ${index + 1} has no token`);
 		const tenant = item.tenant === undefined || item.tenant === "" ? "" : item.tenant;
-		if (typeof tenant !== "string" || (tenant !== "" && !TENANT.test(tenant))) {
+		if (typeof tenant !== "string" || (tenant !== "" && !TENANT_NAME.test(tenant))) {
 			throw new ConfigError(`AUTH_TOKENS entry ${index + 1}: tenant must be 1-64 letters, digits, '.', '_' or '-'`);
 		}
 		const scope = item.scope === undefined || item.scope === "" ? "all" : item.scope;

@@ -28,6 +28,8 @@ export interface Config {
 	stitchAttributes: string[];
 	/** Whether a root span's single link to another trace stitches the traces. */
 	stitchLinks: boolean;
+	/** The tenant whose traces the streaming tail consumer writes ("" is the default tenant). */
+	tailTenant: string;
 }
 
 export interface ConfigEnv {
@@ -44,6 +46,7 @@ export interface ConfigEnv {
 	CORS_ORIGINS?: string;
 	STITCH_ATTRIBUTES?: string;
 	STITCH_LINKS?: string | boolean;
+	TAIL_TENANT?: string;
 }
 
 export class ConfigError extends Error {
@@ -70,6 +73,7 @@ export function loadConfig(env: ConfigEnv): Config {
 			corsOrigins: list(env, "CORS_ORIGINS", []),
 			stitchAttributes: list(env, "STITCH_ATTRIBUTES", ["http.request.header.traceparent", "traceparent"]),
 			stitchLinks: boolean(env, "STITCH_LINKS", true),
+			tailTenant: tenant(env, "TAIL_TENANT"),
 		};
 		cache.set(env, config);
 	}
@@ -112,4 +116,14 @@ function list(env: ConfigEnv, name: keyof ConfigEnv, fallback: string[]): string
 	if (raw === undefined) return fallback;
 	if (typeof raw !== "string") throw new ConfigError(`${name} must be a comma-separated list (got ${JSON.stringify(raw)})`);
 	return raw.split(",").map((item) => item.trim()).filter(Boolean);
+}
+
+/** Tenant names as in AUTH_TOKENS: 1-64 letters, digits, '.', '_' or '-'; "" is the default tenant. */
+export const TENANT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+function tenant(env: ConfigEnv, name: keyof ConfigEnv): string {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return "";
+	if (typeof raw !== "string" || !TENANT_NAME.test(raw)) throw new ConfigError(`${name} must be 1-64 letters, digits, '.', '_' or '-' (got ${JSON.stringify(raw)})`);
+	return raw;
 }

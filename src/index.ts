@@ -1,5 +1,5 @@
-// The router Worker: OTLP/HTTP ingest and the read API. Each trace id is handled by its own
-// Durable Object (TraceAssembler).
+// The router Worker: OTLP/HTTP ingest, the read API, and the streaming tail consumer. Each trace
+// id is handled by its own Durable Object (TraceAssembler).
 import { Router } from "itty-router";
 import type { Env } from "./env";
 import { handleExport, methodNotAllowed } from "./http/export-route";
@@ -10,6 +10,7 @@ import { HttpError } from "./http/errors";
 import { errorResponse } from "./http/respond";
 import { preflight, withCors } from "./http/cors";
 import { loadConfig } from "./config";
+import { tailStream } from "./tail/consumer";
 
 export { TraceAssembler } from "./assembler/trace-object";
 
@@ -39,4 +40,6 @@ export default {
 		}
 		return preflight(request, origins) ?? withCors(request, await router.fetch(request, env, ctx), origins);
 	},
+	// Workers that name this one in `streaming_tail_consumers` stream their invocations here.
+	tailStream,
 } satisfies ExportedHandler<Env>;
