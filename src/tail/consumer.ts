@@ -33,6 +33,19 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 		return undefined;
 	}
 	tailCounters.invocations++;
+	const caller = invocation.caller;
+	if (caller) {
+		// Join the caller's trace now rather than when the invocation ends (when the span recording
+		// the traceparent is sent): then a live subscriber to the caller's trace sees every span as
+		// it closes, even for a request that runs for minutes.
+		const candidate = { parentTraceId: caller.traceId, parentSpanId: caller.spanId, rule: "traceparent" as const };
+		ctx.waitUntil(
+			withRetries(`stitching trace ${address.traceId}`, async () => {
+				const result = await env.TRACE_ASSEMBLER.getByName(objectName(address)).stitch(address, candidate);
+				if (result.status === "refused") console.warn(`trace-assembler tail: trace ${address.traceId} not joined to its caller: ${result.reason}`);
+			}),
+		);
+	}
 	let lastFlush = Date.now();
 	const flush = () => {
 		lastFlush = Date.now();
@@ -60,20 +73,26 @@ async function send(env: Env, address: TraceAddress, invocation: Invocation, spa
 		console.error(`trace-assembler tail: ${spans.length} spans of ${invocation.script} could not be encoded: ${(e as Error).message}`);
 		return;
 	}
+	const stored = await withRetries(`${spans.length} spans of trace ${address.traceId}`, async () => {
+		const result = await env.TRACE_ASSEMBLER.getByName(objectName(address)).ingest(address, batch);
+		if (result.rejected > 0) console.warn(`trace-assembler tail: trace ${address.traceId} refused ${result.rejected} spans: ${result.rejectReason}`);
+		return result;
+	});
+	if (stored) tailCounters.spansSent += spans.length - stored.rejected;
+	else tailCounters.spansLost += spans.length;
+}
+
+/** An object call retried a few times: the object may be restarting or briefly overloaded. */
+async function withRetries<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
 	for (let attempt = 1; ; attempt++) {
 		try {
-			const result = await env.TRACE_ASSEMBLER.getByName(objectName(address)).ingest(address, batch);
-			tailCounters.spansSent += spans.length - result.rejected;
-			if (result.rejected > 0) console.warn(`trace-assembler tail: trace ${address.traceId} refused ${result.rejected} spans: ${result.rejectReason}`);
-			return;
+			return await call();
 		} catch (e) {
 			if (attempt >= SEND_ATTEMPTS) {
 				tailCounters.sendFailures++;
-				tailCounters.spansLost += spans.length;
-				console.error(`trace-assembler tail: ${spans.length} spans of trace ${address.traceId} not stored after ${attempt} attempts: ${(e as Error).message}`);
-				return;
+				console.error(`trace-assembler tail: ${what} failed after ${attempt} attempts: ${(e as Error).message}`);
+				return undefined;
 			}
-			// The object may be restarting or overloaded: a short pause usually clears it.
 			await new Promise((resolve) => setTimeout(resolve, 200 * 4 ** (attempt - 1)));
 		}
 	}

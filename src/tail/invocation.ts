@@ -3,6 +3,7 @@
 // child spans, attributes/spanUpdate/log/exception annotate whichever span they were emitted
 // under, and return/outcome close the invocation. Everything held is bounded.
 import { Span_SpanKind as SpanKind, Status_StatusCode as StatusCode } from "../gen/opentelemetry/proto/trace/v1/trace_pb";
+import { parseTraceparent, type ParentContext } from "../stitch/traceparent";
 
 /** An attribute value as the runtime reports it. */
 export type TailValue = TailStream.Attribute["value"];
@@ -39,6 +40,8 @@ export class Invocation {
 	readonly script: string;
 	readonly scriptVersion: string | undefined;
 	readonly root: TailSpan;
+	/** The external caller from a recorded `traceparent`, when it names another trace. */
+	readonly caller: ParentContext | undefined;
 	/** Events and spans turned away by the bounds above. */
 	dropped = 0;
 	#open = new Map<string, TailSpan>();
@@ -53,7 +56,8 @@ export class Invocation {
 			throw new Error(`onset with malformed ids: trace ${JSON.stringify(onset.spanContext.traceId)}, span ${JSON.stringify(event.spanId)}`);
 		}
 		this.traceId = onset.spanContext.traceId.toLowerCase();
-		this.script = event.scriptName ?? "unknown";
+		// `wrangler dev` leaves scriptName out; OTel's name for an unknown service then applies.
+		this.script = event.scriptName ?? "unknown_service:worker";
 		this.scriptVersion = event.scriptVersion?.id;
 		const info = event.info;
 		const attributes = new Map<string, TailValue>([
@@ -63,6 +67,7 @@ export class Invocation {
 			["faas.trigger", TRIGGERS[info.type] ?? "other"],
 			["faas.invocation_id", onset.invocationId],
 		]);
+		let caller: ParentContext | undefined;
 		if (event.entrypoint) attributes.set("cloudflare.entrypoint", event.entrypoint);
 		if (event.durableObjectId) attributes.set("cloudflare.durable_object.id", event.durableObjectId);
 		if (this.scriptVersion) attributes.set("cloudflare.script_version.id", this.scriptVersion);
@@ -79,7 +84,10 @@ export class Invocation {
 			// context starts a trace of its own. Recording the header lets the stitching rules hang
 			// that trace under its external caller. (An invocation that did inherit context was
 			// called by a traced Worker, which the runtime has linked already.)
-			if (traceparent && !onset.spanContext.spanId) attributes.set("http.request.header.traceparent", [traceparent]);
+			if (traceparent && !onset.spanContext.spanId) {
+				attributes.set("http.request.header.traceparent", [traceparent]);
+				caller = parseTraceparent(traceparent);
+			}
 			const userAgent = info.headers.find((h) => h.name.toLowerCase() === "user-agent")?.value;
 			if (userAgent) attributes.set("user_agent.original", userAgent);
 		} else if (info.type === "scheduled") {
@@ -100,6 +108,7 @@ export class Invocation {
 			status: { code: StatusCode.UNSET },
 		};
 		this.#open.set(this.root.spanId, this.root);
+		this.caller = caller && caller.traceId !== this.traceId ? caller : undefined;
 	}
 
 	/** True once the outcome closed the invocation span. */
