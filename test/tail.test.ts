@@ -144,27 +144,29 @@ describe("streaming tail consumer", () => {
 		expect(attr(only!.span, "assembler.tail.dropped_events")).toBe(20n);
 	});
 
-	it("sends closed spans of a long-lived invocation before it ends, and each span once", async () => {
+	it("sends closed spans of a long-lived invocation before it ends, under its external caller at once", async () => {
 		const trace = randomHex(16);
 		const root = randomHex(8);
+		const [external, callerSpan] = [randomHex(16), randomHex(8)];
 		const ctx = createExecutionContext();
 		let sequence = 0;
 		const tail = <E extends AnyEvent>(spanId: string, event: E): TailStream.TailEvent<E> => ({ invocationId: "long", spanContext: { traceId: trace, spanId }, timestamp: new Date(), sequence: sequence++, event });
-		const handler = worker.tailStream!({ ...tail("", { type: "onset", spanId: root, executionModel: "stateless", scriptName: "socket", info: { type: "fetch", method: "GET", url: "https://ws/", headers: [] } }), spanContext: { traceId: trace } }, env, ctx) as TailStream.TailEventHandler;
+		const handler = worker.tailStream!({ ...tail("", { type: "onset", spanId: root, executionModel: "stateless", scriptName: "socket", info: { type: "fetch", method: "GET", url: "https://ws/", headers: [{ name: "traceparent", value: `00-${external}-${callerSpan}-01` }] } }), spanContext: { traceId: trace } }, env, ctx) as TailStream.TailEventHandler;
 		for (let i = 0; i < FLUSH_SPANS; i++) {
 			const id = randomHex(8);
 			await handler(tail(root, { type: "spanOpen", name: "websocket_message", spanId: id }));
 			await handler(tail(id, { type: "spanClose", outcome: "ok" }));
 		}
 		await waitOnExecutionContext(ctx);
-		// The invocation is still open, but its closed spans are already readable.
-		const early = await readTrace(trace);
+		// The invocation is still open, but its closed spans are already readable, in the caller's
+		// trace: the onset's traceparent joined the two before the span recording it was sent.
+		const early = await readTrace(external);
 		expect(early.status).toBe("partial");
 		expect(early.trace.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans))).toHaveLength(FLUSH_SPANS);
 
 		await handler(tail(root, { type: "outcome", outcome: "ok", cpuTime: 0, wallTime: 0 }));
 		await waitOnExecutionContext(ctx);
-		expect(await spansOf(trace)).toHaveLength(FLUSH_SPANS + 1);
+		expect(await spansOf(external)).toHaveLength(FLUSH_SPANS + 1);
 	});
 
 	it("never throws into the runtime: malformed onsets and events are logged and skipped", async () => {
