@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import worker from "../src/index";
-import { FLUSH_SPANS } from "../src/tail/consumer";
+import { FLUSH_SPANS, tailCounters } from "../src/tail/consumer";
 import { MAX_EVENTS_PER_SPAN, MAX_TEXT } from "../src/tail/invocation";
 import type { Span } from "../src/gen/opentelemetry/proto/trace/v1/trace_pb";
 import { finalizeNow, getTrace, postTraces, jsonRequest, randomHex, readTrace } from "./helpers";
@@ -171,6 +171,7 @@ describe("streaming tail consumer", () => {
 
 	it("never throws into the runtime: malformed onsets and events are logged and skipped", async () => {
 		const ctx = createExecutionContext();
+		const errorsBefore = tailCounters.conversionErrors;
 		const bad = { invocationId: "x", spanContext: { traceId: "not-a-trace" }, timestamp: new Date(), sequence: 0, event: { type: "onset", spanId: "zz", executionModel: "stateless", info: { type: "fetch", method: "GET", url: "::", headers: [] } } } as unknown as TailStream.TailEvent<TailStream.Onset>;
 		expect(worker.tailStream!(bad, env, ctx)).toBeUndefined();
 
@@ -192,5 +193,7 @@ describe("streaming tail consumer", () => {
 		await waitOnExecutionContext(ctx);
 		const spans = await spansOf(trace);
 		expect(spans.map((s) => s.span.name)).toEqual(["fetch"]);
+		// The bad onset and the events that could not be read were counted (and logged).
+		expect(tailCounters.conversionErrors - errorsBefore).toBeGreaterThanOrEqual(3);
 	});
 });
