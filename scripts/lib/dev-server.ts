@@ -1,7 +1,7 @@
 // Starts `wrangler dev` for scripts and end-to-end tests: free loopback ports, its own state
 // directory, the whole process group stopped (or killed, to simulate a crash) on request.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -21,6 +21,8 @@ export interface DevServer {
 	url: string;
 	port: number;
 	persistTo: string;
+	/** Resident memory of the server's workerd processes, in bytes (Linux). */
+	workerdRss(): number;
 	/** SIGTERM to the process group, then waits for it to exit. */
 	stop(): Promise<void>;
 	/** SIGKILL to the process group: a crash, with requests and alarms cut off mid-way. */
@@ -82,7 +84,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		}
 		await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
 	};
-	return { url, port, persistTo, stop: () => signal("SIGTERM"), crash: () => signal("SIGKILL") };
+	return { url, port, persistTo, workerdRss: () => workerdRss(child.pid!), stop: () => signal("SIGTERM"), crash: () => signal("SIGKILL") };
 }
 
 async function waitUntilServing(url: string, child: ChildProcess, output: string[]): Promise<void> {
@@ -102,4 +104,24 @@ async function waitUntilServing(url: string, child: ChildProcess, output: string
 		// Already gone.
 	}
 	throw new Error(`wrangler dev did not start within 90 s:\n${output.join("")}`);
+}
+
+/** Sum of VmRSS over the workerd processes in the process group `group`. */
+function workerdRss(group: number): number {
+	let total = 0;
+	for (const entry of readdirSync("/proc")) {
+		if (!/^\d+$/.test(entry)) continue;
+		try {
+			const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+			// Fields after the command name (which may hold spaces) start at its closing parenthesis.
+			const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+			const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+			if (pgrp !== group || !name.startsWith("workerd")) continue;
+			const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, "utf8"));
+			if (rss) total += Number(rss[1]) * 1024;
+		} catch {
+			// The process ended while we looked.
+		}
+	}
+	return total;
 }

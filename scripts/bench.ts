@@ -1,0 +1,262 @@
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json]
+// Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
+//  - ingest throughput and request latency for protobuf and JSON (512 spans over 64 traces per
+//    request, traces continuing over 8 requests, 4 concurrent clients), interleaved round by round
+//    with the same load against a null Worker in the same runtime (the transport floor);
+//  - the same with stitching (every second trace joins another) and live subscribers on;
+//  - decode-only throughput of the same payloads in this process (the parsing floor, one core);
+//  - delay from a trace's last span to its R2 object beyond the quiet period, under load;
+//  - read latency of a 10,000-span trace, open and finalized; workerd memory per buffered span;
+//  - 10,000 traces open at once.
+// The machine is shared and noisy: each figure is the median of the rounds, and ratios compare
+// runs made minutes apart at most.
+import "./lib/ts-resolve.ts";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { startDevServer, type DevServer } from "./lib/dev-server.ts";
+import type { Load } from "./lib/bench-load.ts";
+
+// Imported once the resolve hook is in place (the sources import without extensions).
+const { buildLoad } = await import("./lib/bench-load.ts");
+const { ExportTraceServiceRequestSchema } = await import("../src/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts");
+const { splitRequest } = await import("../src/ingest/split.ts");
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+	const i = args.indexOf(`--${name}`);
+	return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+const rounds = Number(option("rounds", "3"));
+const requests = Number(option("requests", "120"));
+const clients = Number(option("clients", "4"));
+const tracesPerRequest = Number(option("traces", "64"));
+const jsonOut = option("json", "");
+const QUIET_MS = 1000;
+const ROOT = resolve(import.meta.dirname, "..");
+type Encoding = "protobuf" | "json";
+const CONTENT_TYPE: Record<Encoding, string> = { protobuf: "application/x-protobuf", json: "application/json" };
+
+const median = (xs: number[]) => quantile(xs, 0.5);
+function quantile(xs: number[], q: number): number {
+	if (xs.length === 0) return Number.NaN;
+	const sorted = [...xs].sort((a, b) => a - b);
+	return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+const log = (text: string) => process.stderr.write(`${text}\n`);
+
+interface Run {
+	spansPerSecond: number;
+	latencies: number[];
+	failed: number;
+}
+
+/** Sends `total` bodies (cycling through `bodies`) from `clients` concurrent clients. */
+async function drive(url: string, bodies: Uint8Array[], encoding: Encoding, spansPerRequest: number, total = bodies.length): Promise<Run> {
+	let next = 0;
+	let ok = 0;
+	let failed = 0;
+	const latencies: number[] = [];
+	const started = performance.now();
+	await Promise.all(
+		Array.from({ length: clients }, async () => {
+			for (;;) {
+				const i = next++;
+				if (i >= total) return;
+				const t0 = performance.now();
+				const response = await fetch(`${url}/v1/traces`, { method: "POST", headers: { "content-type": CONTENT_TYPE[encoding] }, body: bodies[i % bodies.length] });
+				const answer = await response.arrayBuffer();
+				latencies.push(performance.now() - t0);
+				// A 200 with partial success would hide refused spans: the load has none to refuse.
+				if (response.status === 200 && !(encoding === "json" && new TextDecoder().decode(answer).includes("rejected"))) ok++;
+				else failed++;
+			}
+		}),
+	);
+	return { spansPerSecond: (ok * spansPerRequest) / ((performance.now() - started) / 1000), latencies, failed };
+}
+
+function decodeFloor(load: Load, encoding: Encoding): { full: number; split: number } {
+	const time = (fn: (body: Uint8Array) => void) => {
+		const started = performance.now();
+		for (const body of load[encoding]) fn(body);
+		return (load[encoding].length * load.spansPerRequest) / ((performance.now() - started) / 1000);
+	};
+	const decoder = new TextDecoder();
+	const full = encoding === "protobuf"
+		? (body: Uint8Array) => void fromBinary(ExportTraceServiceRequestSchema, body)
+		: (body: Uint8Array) => void fromJson(ExportTraceServiceRequestSchema, JSON.parse(decoder.decode(body)) as JsonValue, { ignoreUnknownFields: true });
+	const split = (body: Uint8Array) => {
+		for (const part of splitRequest(body, encoding).parts.values()) part.finish();
+	};
+	time(full); // warm up the JIT
+	time(split);
+	return { full: Math.max(time(full), time(full)), split: Math.max(time(split), time(split)) };
+}
+
+interface Subscription {
+	finalizedAt: Promise<number>;
+	close(): void;
+}
+
+function subscribe(url: string, traceId: string): Promise<Subscription> {
+	const socket = new WebSocket(`${url.replace(/^http/, "ws")}/v1/traces/${traceId}/live`);
+	let finalized!: (at: number) => void;
+	const finalizedAt = new Promise<number>((r) => (finalized = r));
+	return new Promise((resolveOpen, reject) => {
+		socket.addEventListener("error", () => reject(new Error(`subscription to ${traceId} failed`)));
+		socket.addEventListener("message", (event) => {
+			const frame = JSON.parse(String(event.data)) as { type: string; last?: boolean };
+			if (frame.type === "snapshot" && frame.last) resolveOpen({ finalizedAt, close: () => socket.close() });
+			if (frame.type === "finalized") finalized(performance.now());
+		});
+	});
+}
+
+async function post(url: string, body: Uint8Array, encoding: Encoding): Promise<void> {
+	const response = await fetch(`${url}/v1/traces`, { method: "POST", headers: { "content-type": CONTENT_TYPE[encoding] }, body });
+	if (response.status !== 200) throw new Error(`POST answered ${response.status}: ${await response.text()}`);
+}
+
+async function timedReads(url: string, traceId: string, accept: string, times = 7): Promise<number> {
+	const samples: number[] = [];
+	for (let i = 0; i < times; i++) {
+		const t0 = performance.now();
+		const response = await fetch(`${url}/v1/traces/${traceId}`, { headers: { accept } });
+		await response.arrayBuffer();
+		if (response.status !== 200) throw new Error(`read answered ${response.status}`);
+		samples.push(performance.now() - t0);
+	}
+	return median(samples);
+}
+
+/** One trace of `spans` spans in requests of 500, protobuf. */
+async function bigTrace(url: string, spans: number): Promise<{ traceId: string; bytes: number }> {
+	const load = buildLoad({ requests: spans / 500, spansPerRequest: 500, tracesPerRequest: 1, requestsPerTrace: spans / 500 });
+	for (const body of load.protobuf) await post(url, body, "protobuf");
+	return { traceId: load.traceIds[0]!, bytes: load.protobuf.reduce((n, b) => n + b.length, 0) };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+log(`bench: ${rounds} rounds × ${requests} requests × 512 spans, ${clients} clients; starting wrangler dev (assembler and null Worker) ...`);
+const vars = { ALLOW_ANONYMOUS: "true", QUIET_PERIOD_MS: String(QUIET_MS), MAX_SPANS_PER_TRACE: "50000" };
+const [real, floor] = await Promise.all([startDevServer({ vars }), startDevServer({ configs: [join(ROOT, "scripts/bench/wrangler.toml")] })]);
+const servers: DevServer[] = [real, floor];
+process.on("SIGINT", async () => {
+	await Promise.all(servers.map((s) => s.stop()));
+	process.exit(130);
+});
+
+try {
+	// Warm both servers (first requests compile code and create storage).
+	const warm = buildLoad({ requests: 8 });
+	for (const encoding of ["protobuf", "json"] as const) {
+		await drive(real.url, warm[encoding], encoding, 512);
+		await drive(floor.url, warm[encoding], encoding, 512);
+	}
+
+	const results: Record<string, Run[]> = {};
+	const record = (name: string, run: Run) => (results[name] ??= []).push(run);
+	const finalizeDelays: number[] = [];
+	const parsing: Record<Encoding, { full: number; split: number }> = { protobuf: { full: 0, split: 0 }, json: { full: 0, split: 0 } };
+
+	for (let round = 1; round <= rounds; round++) {
+		for (const encoding of ["protobuf", "json"] as const) {
+			const plain = buildLoad({ requests, tracesPerRequest });
+			const stitched = buildLoad({ requests, tracesPerRequest, stitch: true });
+			if (round === 1) parsing[encoding] = decodeFloor(plain, encoding);
+			record(`${encoding} assembler`, await drive(real.url, plain[encoding], encoding, 512));
+			record(`${encoding} floor`, await drive(floor.url, plain[encoding], encoding, 512, requests * 3));
+			// Stitching and live subscribers on: the 32 parent traces of the load's last group are
+			// watched from before their first span to their `finalized` event. Their last spans are in
+			// the last requests, so the delay from the end of the load times finalization under load.
+			const watched = stitched.traceIds.slice(-tracesPerRequest).filter((_, i) => i % 2 === 0);
+			const subscriptions = await Promise.all(watched.map((id) => subscribe(real.url, id)));
+			const run = await drive(real.url, stitched[encoding], encoding, 512);
+			const lastSpanAt = performance.now();
+			record(`${encoding} assembler, stitching + live`, run);
+			// Watched traces got their last span in the load's last requests at the latest.
+			const finalized = await Promise.all(subscriptions.map((s) => Promise.race([s.finalizedAt, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 30_000))])));
+			for (const at of finalized) if (Number.isFinite(at)) finalizeDelays.push(Math.max(0, at - lastSpanAt - QUIET_MS));
+			subscriptions.forEach((s) => s.close());
+			log(`round ${round} ${encoding}: assembler ${Math.round(results[`${encoding} assembler`]!.at(-1)!.spansPerSecond)} spans/s, floor ${Math.round(results[`${encoding} floor`]!.at(-1)!.spansPerSecond)}, stitched+live ${Math.round(run.spansPerSecond)}`);
+		}
+	}
+
+	// A 10,000-span trace: read while open, then after finalization; memory per buffered span.
+	const rssBefore = real.workerdRss();
+	const big = await bigTrace(real.url, 10_000);
+	const rssAfter = real.workerdRss();
+	const bigSub = await subscribe(real.url, big.traceId);
+	const openRead = await timedReads(real.url, big.traceId, "application/json", 3);
+	await bigSub.finalizedAt;
+	bigSub.close();
+	const finalJson = await timedReads(real.url, big.traceId, "application/json");
+	const finalProtobuf = await timedReads(real.url, big.traceId, "application/x-protobuf");
+
+	// 10,000 traces open at once: a server whose quiet period outlasts the test.
+	await real.stop();
+	servers.shift();
+	const held = await startDevServer({ vars: { ...vars, QUIET_PERIOD_MS: "600000", MAX_TRACE_AGE_MS: "600000" } });
+	servers.push(held);
+	const manyLoad = buildLoad({ requests: 40, spansPerRequest: 500, tracesPerRequest: 250, requestsPerTrace: 1 });
+	const many = await drive(held.url, manyLoad.protobuf, "protobuf", 500);
+	const sample = manyLoad.traceIds.filter((_, i) => i % 100 === 0);
+	let readable = 0;
+	for (const id of sample) {
+		const response = await fetch(`${held.url}/v1/traces/${id}`);
+		await response.arrayBuffer();
+		if (response.status === 200 && response.headers.get("x-trace-status") === "partial") readable++;
+	}
+	const heldRssBefore = held.workerdRss();
+	const heldBig = await bigTrace(held.url, 10_000);
+	const heldRssAfter = held.workerdRss();
+	const heldOpenRead = await timedReads(held.url, heldBig.traceId, "application/json");
+
+	// ---------------------------------------------------------------------------------------
+	const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "n/a");
+	const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : "n/a");
+	const pct = (n: number) => `${Math.round(n * 100)}%`;
+	const summary = (name: string) => {
+		const runs = results[name] ?? [];
+		return {
+			spansPerSecond: median(runs.map((r) => r.spansPerSecond)),
+			p50: median(runs.flatMap((r) => r.latencies)),
+			p99: quantile(runs.flatMap((r) => r.latencies), 0.99),
+			failed: runs.reduce((n, r) => n + r.failed, 0),
+		};
+	};
+	const rows: string[] = [];
+	const table: Record<string, unknown> = {};
+	rows.push("| load (median of rounds) | spans/s | latency p50 | latency p99 | failed | vs transport floor |", "|---|---|---|---|---|---|");
+	for (const encoding of ["protobuf", "json"] as const) {
+		const floorRun = summary(`${encoding} floor`);
+		for (const name of [`${encoding} assembler`, `${encoding} assembler, stitching + live`, `${encoding} floor`]) {
+			const s = summary(name);
+			table[name] = s;
+			rows.push(`| ${name} | ${fmt(s.spansPerSecond)} | ${ms(s.p50)} | ${ms(s.p99)} | ${s.failed} | ${name.endsWith("floor") ? "—" : pct(s.spansPerSecond / floorRun.spansPerSecond)} |`);
+		}
+	}
+	rows.push("", "| parsing floor, this process, one core | spans/s | assembler ingest ÷ it |", "|---|---|---|");
+	for (const encoding of ["protobuf", "json"] as const) {
+		const ingest = summary(`${encoding} assembler`).spansPerSecond;
+		const full = encoding === "protobuf" ? "fromBinary" : "JSON.parse + fromJson";
+		rows.push(`| ${encoding}: ${full} (full decode) | ${fmt(parsing[encoding].full)} | ${pct(ingest / parsing[encoding].full)} |`);
+		rows.push(`| ${encoding}: the router's split (src/ingest/split.ts) | ${fmt(parsing[encoding].split)} | ${pct(ingest / parsing[encoding].split)} |`);
+	}
+	const perSpan = (rssDelta: number) => rssDelta / 10_000;
+	const protoPerSpan = big.bytes / 10_000;
+	rows.push("", "| other figures | value |", "|---|---|");
+	rows.push(`| finalization delay beyond the ${QUIET_MS} ms quiet period, under load (${finalizeDelays.length} traces) | p50 ${ms(median(finalizeDelays))}, p99 ${ms(quantile(finalizeDelays, 0.99))} |`);
+	rows.push(`| read a 10,000-span trace while open (JSON) | ${ms(openRead)} (after 10k open traces: ${ms(heldOpenRead)}) |`);
+	rows.push(`| read a finalized 10,000-span trace from R2 | JSON ${ms(finalJson)}, protobuf ${ms(finalProtobuf)} |`);
+	rows.push(`| workerd memory per buffered span (RSS growth over a 10,000-span trace) | ${fmt(perSpan(rssAfter - rssBefore))} B (${fmt(perSpan(heldRssAfter - heldRssBefore))} B on a second server); span protobuf size ${fmt(protoPerSpan)} B |`);
+	rows.push(`| traces open at once | ${fmt(manyLoad.traceIds.length)} accepted (${many.failed} failed requests), ${readable}/${sample.length} sampled read back open |`);
+	process.stdout.write(`${rows.join("\n")}\n`);
+	if (jsonOut) {
+		writeFileSync(jsonOut, JSON.stringify({ table, parsing, finalizeDelays, openRead, heldOpenRead, finalJson, finalProtobuf, memoryPerSpan: [perSpan(rssAfter - rssBefore), perSpan(heldRssAfter - heldRssBefore)], protoPerSpan, openTraces: manyLoad.traceIds.length, openFailed: many.failed }, null, 2));
+	}
+} finally {
+	await Promise.all(servers.map((s) => s.stop()));
+}
