@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { env, exports } from "cloudflare:workers";
 import { fromBinary } from "@bufbuild/protobuf";
 import { TracesDataSchema, type Span, type TracesData } from "../src/gen/opentelemetry/proto/trace/v1/trace_pb";
+import { TraceAssembler } from "../src/assembler/trace-object";
 import { detectStitch } from "../src/stitch/detect";
 import { parseTraceparent } from "../src/stitch/traceparent";
 import { AUTH, BASE, finalizeNow, getTrace, jsonRequest, postTraces, protobufRequest, randomHex, readTrace, r2KeyOf, type SpanSpec } from "./helpers";
@@ -117,6 +118,29 @@ describe("stitching by a recorded traceparent", () => {
 		expectStitched(trace, split);
 		await finalizeNow(split.parentTraceId);
 		expectStitched((await storedTrace(split.parentTraceId))!.trace, split);
+	});
+
+	it("sends a merged child's later spans straight to the parent's object, each once", async () => {
+		const split = splitTrace();
+		await post(split.parent);
+		await post(split.auth.slice(0, 1));
+		// The router learned the merge from the child's answer; the child's object is not asked again.
+		const calls: string[] = [];
+		const ingest = TraceAssembler.prototype.ingest;
+		TraceAssembler.prototype.ingest = function (this: TraceAssembler, address, batch) {
+			calls.push(address.traceId);
+			return ingest.call(this, address, batch);
+		};
+		try {
+			await post(split.auth);
+			await post(split.auth.slice(1), "protobuf");
+		} finally {
+			TraceAssembler.prototype.ingest = ingest;
+		}
+		expect(calls).not.toContain(split.authTraceId);
+		await post(split.object);
+		const { trace } = await readTrace(split.parentTraceId);
+		expectStitched(trace, split);
 	});
 
 	it("forwards a late child span even after the child's object forgot the merge", async () => {

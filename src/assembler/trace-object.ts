@@ -23,6 +23,8 @@ export interface IngestResult {
 	/** New spans refused because the trace reached a limit; `rejectReason` says which. */
 	rejected: number;
 	rejectReason?: string;
+	/** Set once this trace is merged into another: later spans may go to the parent directly. */
+	mergedInto?: MergeRecord;
 }
 
 /** A trace merged into this one (or this one into another): which rule fired, under which span. */
@@ -175,6 +177,7 @@ export class TraceAssembler extends DurableObject<Env> {
 			duplicates: incoming.length - added.length - dropped,
 			rejected: dropped,
 			rejectReason: dropped > 0 ? this.#limitReason() : undefined,
+			...(this.#mergedInto ? { mergedInto: this.#mergedInto } : {}),
 		};
 	}
 

@@ -6,7 +6,9 @@ import type { Env } from "../env";
 import { readBody, requestEncoding } from "../ingest/body";
 import { splitRequest } from "../ingest/split";
 import { exportResponse, type Encoding } from "../otlp/responses";
-import { objectName } from "../trace-address";
+import type { IngestResult } from "../assembler/trace-object";
+import { objectName, type TraceAddress } from "../trace-address";
+import { mergedTraces } from "./merged-traces";
 import { HttpError } from "./errors";
 import { runLimited } from "./pool";
 import { errorResponse, objectFailure } from "./respond";
@@ -25,8 +27,7 @@ export async function handleExport(request: Request, env: Env): Promise<Response
 		let limited = 0;
 		const limitReasons: string[] = [];
 		const failures = await runLimited(split.parts, config.ingestConcurrency, async ([traceId, part]) => {
-			const address = { tenant, traceId };
-			const result = await env.TRACE_ASSEMBLER.getByName(objectName(address)).ingest(address, part.finish());
+			const result = await storePart(env, { tenant, traceId }, part.finish());
 			if (result.rejected > 0) {
 				limited += result.rejected;
 				if (limitReasons.length < 3 && result.rejectReason) limitReasons.push(result.rejectReason);
@@ -44,6 +45,27 @@ export async function handleExport(request: Request, env: Env): Promise<Response
 	} catch (e) {
 		return errorResponse(e, errorEncoding);
 	}
+}
+
+/** A trace's part to its object, or straight to the trace it was merged into. */
+async function storePart(env: Env, address: TraceAddress, batch: Uint8Array): Promise<IngestResult> {
+	const name = objectName(address);
+	const merged = mergedTraces.get(name);
+	if (merged) {
+		const parent = { tenant: address.tenant, traceId: merged.intoTraceId };
+		const moved = await env.TRACE_ASSEMBLER.getByName(objectName(parent)).adopt(parent, {
+			fromTraceId: address.traceId,
+			parentSpanId: merged.parentSpanId,
+			path: [address.traceId],
+			merges: [merged],
+			batch,
+		});
+		if (moved.ok) return { accepted: 0, duplicates: 0, rejected: 0 };
+		mergedTraces.forget(name);
+	}
+	const result = await env.TRACE_ASSEMBLER.getByName(name).ingest(address, batch);
+	if (result.mergedInto) mergedTraces.remember(name, result.mergedInto);
+	return result;
 }
 
 export function methodNotAllowed(allowed: string): Response {
