@@ -22,6 +22,21 @@ export default defineConfig({
 								FUZZ_CASES: process.env.FUZZ_CASES ?? "400",
 								FUZZ_SEED: process.env.FUZZ_SEED ?? "20261123",
 							},
+							// test/tail.test.ts: Workers that stream their real runtime events to the assembler's
+							// tailStream (their streamingTails name is pointed at the Worker under test).
+							serviceBindings: { TAIL_PRODUCER: "tail-producer" },
+							workers: [
+								{
+									name: "tail-producer",
+									modules: true,
+									scriptPath: "./test/tail-fixtures/producer.js",
+									compatibilityDate: "2026-11-01",
+									streamingTails: ["trace-assembler"],
+									serviceBindings: { CART: "tail-callee" },
+									durableObjects: { INVENTORY: { className: "Inventory", useSQLite: true } },
+								},
+								{ name: "tail-callee", modules: true, scriptPath: "./test/tail-fixtures/callee.js", compatibilityDate: "2026-11-01", streamingTails: ["trace-assembler"] },
+							],
 						},
 					}),
 				],

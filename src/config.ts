@@ -30,6 +30,8 @@ export interface Config {
 	stitchLinks: boolean;
 	/** The tenant whose traces the streaming tail consumer writes ("" is the default tenant). */
 	tailTenant: string;
+	/** How long a closed span of a still-running invocation may wait before the consumer sends it. */
+	tailFlushIntervalMs: number;
 }
 
 export interface ConfigEnv {
@@ -47,6 +49,7 @@ export interface ConfigEnv {
 	STITCH_ATTRIBUTES?: string;
 	STITCH_LINKS?: string | boolean;
 	TAIL_TENANT?: string;
+	TAIL_FLUSH_INTERVAL_MS?: string | number;
 }
 
 export class ConfigError extends Error {
@@ -74,6 +77,7 @@ export function loadConfig(env: ConfigEnv): Config {
 			stitchAttributes: list(env, "STITCH_ATTRIBUTES", ["http.request.header.traceparent", "traceparent"]),
 			stitchLinks: boolean(env, "STITCH_LINKS", true),
 			tailTenant: tenant(env, "TAIL_TENANT"),
+			tailFlushIntervalMs: integer(env, "TAIL_FLUSH_INTERVAL_MS", 5_000, 10),
 		};
 		cache.set(env, config);
 	}

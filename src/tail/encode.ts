@@ -4,7 +4,8 @@ import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { AnyValueSchema } from "../gen/opentelemetry/proto/common/v1/common_pb";
 import { TracesDataSchema } from "../gen/opentelemetry/proto/trace/v1/trace_pb";
 import { fromHex } from "../otlp/wire";
-import type { Invocation, TailSpan, TailValue } from "./invocation";
+import type { Invocation, TailSpan } from "./invocation";
+import type { TailValue } from "./limits";
 
 type AnyValueInit = MessageInitShape<typeof AnyValueSchema>;
 const INT64_MAX = 2n ** 63n - 1n;
@@ -50,7 +51,7 @@ export function encodeSpans(invocation: Invocation, spans: readonly TailSpan[]):
 }
 
 function ids(hex: string): Uint8Array {
-	// Invocation checked every id's shape (isTraceId/isSpanId) before keeping it.
+	// Invocation checked the shape of every id it kept.
 	return fromHex(hex)!;
 }
 

@@ -1,12 +1,12 @@
-// One Worker invocation's streaming tail events, turned into spans named and attributed like
-// Cloudflare's automatic tracing: the onset opens the invocation span, spanOpen/spanClose make its
-// child spans, attributes/spanUpdate/log/exception annotate whichever span they were emitted
-// under, and return/outcome close the invocation. Everything held is bounded.
+// One Worker invocation's streaming tail events, turned into spans: the onset opens the invocation
+// span, spanOpen/spanClose make its child spans, attributes/spanUpdate/log/exception annotate the
+// span they were emitted under, and return/outcome close the invocation. A span is handed out
+// once, when it closes: the objects de-duplicate by span id, so a span sent while open and again
+// when closed would keep its first, incomplete copy. The invocation span therefore goes last.
 import { Span_SpanKind as SpanKind, Status_StatusCode as StatusCode } from "../gen/opentelemetry/proto/trace/v1/trace_pb";
-import { parseTraceparent, type ParentContext } from "../stitch/traceparent";
-
-/** An attribute value as the runtime reports it. */
-export type TailValue = TailStream.Attribute["value"];
+import type { ParentContext } from "../stitch/traceparent";
+import { attributeBytes, clipText, clipValue, MAX_ATTRIBUTES_PER_SPAN, MAX_BUFFERED_BYTES, MAX_EVENTS_PER_SPAN, SPAN_OVERHEAD_BYTES, type TailValue } from "./limits";
+import { invocationSpan, UNKNOWN_SCRIPT } from "./onset";
 
 export interface TailSpanEvent {
 	name: string;
@@ -24,30 +24,29 @@ export interface TailSpan {
 	attributes: Map<string, TailValue>;
 	events: TailSpanEvent[];
 	status: { code: StatusCode; message?: string };
+	/** What this span is charged against the invocation's buffer. */
+	bytes: number;
 }
 
-/** Spans one invocation may hold before they are sent; beyond it new spans are dropped and counted. */
-export const MAX_BUFFERED_SPANS = 2_000;
-/** Log and exception events per span. */
-export const MAX_EVENTS_PER_SPAN = 128;
-/** Characters kept of a log message or stack trace. */
-export const MAX_TEXT = 4_096;
-
-const TRIGGERS: Record<string, string> = { fetch: "http", jsrpc: "other", scheduled: "timer", alarm: "timer", queue: "pubsub", email: "other" };
+const STATUS: Record<string, StatusCode> = { unset: StatusCode.UNSET, ok: StatusCode.OK, error: StatusCode.ERROR };
 
 export class Invocation {
 	readonly traceId: string;
 	readonly script: string;
 	readonly scriptVersion: string | undefined;
 	readonly root: TailSpan;
-	/** The external caller from a recorded `traceparent`, when it names another trace. */
 	readonly caller: ParentContext | undefined;
-	/** Events and spans turned away by the bounds above. */
+	/** Spans, attributes and events turned away by the limits. */
 	dropped = 0;
+	/** Events the runtime itself reported dropping before they reached the consumer. */
+	runtimeDropped = 0;
 	#open = new Map<string, TailSpan>();
 	#closed: TailSpan[] = [];
-	#buffered = 1;
+	#closedBytes = 0;
+	#bufferedBytes = 0;
 	#finished = false;
+	/** While the onset is read: the invocation span and its attributes are charged but never refused. */
+	#starting = true;
 
 	/** Throws when the onset's ids are malformed: there is no trace to put the invocation in. */
 	constructor(onset: TailStream.TailEvent<TailStream.Onset>) {
@@ -56,59 +55,14 @@ export class Invocation {
 			throw new Error(`onset with malformed ids: trace ${JSON.stringify(onset.spanContext.traceId)}, span ${JSON.stringify(event.spanId)}`);
 		}
 		this.traceId = onset.spanContext.traceId.toLowerCase();
-		// `wrangler dev` leaves scriptName out; OTel's name for an unknown service then applies.
-		this.script = event.scriptName ?? "unknown_service:worker";
+		this.script = event.scriptName ?? UNKNOWN_SCRIPT;
 		this.scriptVersion = event.scriptVersion?.id;
-		const info = event.info;
-		const attributes = new Map<string, TailValue>([
-			["cloudflare.script_name", this.script],
-			["cloudflare.execution_model", event.executionModel],
-			["cloudflare.handler_type", info.type],
-			["faas.trigger", TRIGGERS[info.type] ?? "other"],
-			["faas.invocation_id", onset.invocationId],
-		]);
-		let caller: ParentContext | undefined;
-		if (event.entrypoint) attributes.set("cloudflare.entrypoint", event.entrypoint);
-		if (event.durableObjectId) attributes.set("cloudflare.durable_object.id", event.durableObjectId);
-		if (this.scriptVersion) attributes.set("cloudflare.script_version.id", this.scriptVersion);
-		if (event.dispatchNamespace) attributes.set("cloudflare.dispatch_namespace", event.dispatchNamespace);
-		if (info.type === "fetch") {
-			attributes.set("http.request.method", info.method);
-			attributes.set("url.full", info.url);
-			const path = safePath(info.url);
-			if (path) attributes.set("url.path", path);
-			const colo = (info.cfJson as { colo?: unknown } | undefined)?.colo;
-			if (typeof colo === "string") attributes.set("cloudflare.colo", colo);
-			const traceparent = info.headers.find((h) => h.name.toLowerCase() === "traceparent")?.value;
-			// The runtime does not honour an incoming traceparent: an invocation that inherited no
-			// context starts a trace of its own. Recording the header lets the stitching rules hang
-			// that trace under its external caller. (An invocation that did inherit context was
-			// called by a traced Worker, which the runtime has linked already.)
-			if (traceparent && !onset.spanContext.spanId) {
-				attributes.set("http.request.header.traceparent", [traceparent]);
-				caller = parseTraceparent(traceparent);
-			}
-			const userAgent = info.headers.find((h) => h.name.toLowerCase() === "user-agent")?.value;
-			if (userAgent) attributes.set("user_agent.original", userAgent);
-		} else if (info.type === "scheduled") {
-			attributes.set("faas.cron", info.cron);
-		} else if (info.type === "queue") {
-			attributes.set("messaging.destination.name", info.queueName);
-			attributes.set("messaging.batch.message_count", info.batchSize);
-		}
-		for (const attribute of event.attributes ?? []) attributes.set(attribute.name, attribute.value);
-		this.root = {
-			spanId: event.spanId,
-			...(isId(onset.spanContext.spanId, 16) ? { parentSpanId: onset.spanContext.spanId } : {}),
-			name: info.type,
-			kind: info.type === "fetch" || info.type === "jsrpc" ? SpanKind.SERVER : info.type === "queue" ? SpanKind.CONSUMER : SpanKind.INTERNAL,
-			startMs: timeOf(onset),
-			attributes,
-			events: [],
-			status: { code: StatusCode.UNSET },
-		};
+		const described = invocationSpan(onset);
+		this.caller = described.caller;
+		this.root = this.#newSpan(event.spanId.toLowerCase(), isId(onset.spanContext.spanId, 16) ? onset.spanContext.spanId.toLowerCase() : undefined, described.name, described.kind, timeOf(onset))!;
+		for (const [key, value] of described.attributes) this.#setAttribute(this.root, key, value);
 		this.#open.set(this.root.spanId, this.root);
-		this.caller = caller && caller.traceId !== this.traceId ? caller : undefined;
+		this.#starting = false;
 	}
 
 	/** True once the outcome closed the invocation span. */
@@ -116,83 +70,157 @@ export class Invocation {
 		return this.#finished;
 	}
 
-	/** How many closed spans wait to be sent. */
+	/** How many closed spans wait to be sent, and roughly how many bytes they hold. */
 	get closedCount(): number {
 		return this.#closed.length;
+	}
+	get closedBytes(): number {
+		return this.#closedBytes;
 	}
 
 	apply(tail: TailStream.TailEvent<TailStream.EventType>): void {
 		if (this.#finished) return;
 		const event = tail.event;
 		const at = timeOf(tail);
-		const target = this.#open.get(tail.spanContext.spanId ?? "") ?? this.root;
+		const emittedUnder = tail.spanContext?.spanId?.toLowerCase();
+		// The span the event belongs to. One the invocation no longer holds (closed, or dropped at
+		// the limit) must not have its attributes or name land on another span.
+		const target = emittedUnder === undefined ? this.root : this.#open.get(emittedUnder);
 		switch (event.type) {
 			case "spanOpen": {
-				if (this.#buffered >= MAX_BUFFERED_SPANS || !isId(event.spanId, 16) || this.#open.has(event.spanId)) {
+				const spanId = String(event.spanId).toLowerCase();
+				if (!isId(spanId, 16) || this.#open.has(spanId)) {
 					this.dropped++;
 					return;
 				}
-				this.#buffered++;
-				const attributes = new Map<string, TailValue>();
+				// A span opened under one that was dropped hangs from the invocation span instead.
+				const span = this.#newSpan(spanId, (target ?? this.root).spanId, String(event.name), SpanKind.CLIENT, at);
+				if (!span) return;
 				if (event.info?.type === "fetch") {
-					attributes.set("http.request.method", event.info.method);
-					attributes.set("url.full", event.info.url);
+					this.#setAttribute(span, "http.request.method", event.info.method);
+					this.#setAttribute(span, "url.full", event.info.url);
 				} else if (event.info?.type === "attributes") {
-					for (const attribute of event.info.info) attributes.set(attribute.name, attribute.value);
+					for (const attribute of event.info.info) this.#setAttribute(span, attribute.name, attribute.value);
 				}
-				this.#open.set(event.spanId, { spanId: event.spanId, parentSpanId: target.spanId, name: event.name, kind: SpanKind.CLIENT, startMs: at, attributes, events: [], status: { code: StatusCode.UNSET } });
+				this.#open.set(spanId, span);
 				return;
 			}
 			case "spanClose": {
-				const span = this.#open.get(tail.spanContext.spanId ?? "");
-				if (!span || span === this.root) return;
-				this.#open.delete(span.spanId);
-				span.endMs = at;
-				if (event.outcome !== "ok") span.status = { code: StatusCode.ERROR, message: event.outcome };
-				this.#closed.push(span);
+				if (!target || target === this.root) return;
+				this.#open.delete(target.spanId);
+				target.endMs = at;
+				if (event.outcome !== "ok") target.status = { code: StatusCode.ERROR, message: event.outcome };
+				this.#close(target);
 				return;
 			}
 			case "attributes":
-				for (const attribute of event.info) target.attributes.set(attribute.name, attribute.value);
+				if (!target) this.dropped++;
+				else for (const attribute of event.info) this.#setAttribute(target, attribute.name, attribute.value);
 				return;
 			case "spanUpdate":
-				if (event.info.type === "name") target.name = event.info.name;
-				else if (event.info.status.code === "error") target.status = { code: StatusCode.ERROR, ...(event.info.status.message ? { message: event.info.status.message } : {}) };
-				else target.status = { code: StatusCode.UNSET };
+				if (!target) this.dropped++;
+				else if (event.info.type === "name") target.name = clipText(String(event.info.name));
+				else {
+					const { code, message } = event.info.status;
+					target.status = { code: STATUS[code] ?? StatusCode.UNSET, ...(code === "error" && message ? { message: clipText(message) } : {}) };
+				}
 				return;
-			case "exception":
-				this.#addEvent(target, "exception", at, [["exception.type", event.name], ["exception.message", clip(event.message)], ...(event.stack ? [["exception.stacktrace", clip(event.stack)] as [string, TailValue]] : [])]);
-				target.status = { code: StatusCode.ERROR, message: clip(`${event.name}: ${event.message}`) };
+			case "exception": {
+				// Logs and exceptions under a span the invocation no longer holds are kept on the
+				// invocation span rather than lost.
+				const span = target ?? this.root;
+				const attributes: [string, TailValue][] = [["exception.type", String(event.name)], ["exception.message", String(event.message)]];
+				if (event.stack) attributes.push(["exception.stacktrace", event.stack]);
+				this.#addEvent(span, "exception", at, attributes);
+				span.status = { code: StatusCode.ERROR, message: clipText(`${event.name}: ${event.message}`) };
 				return;
-			case "log":
-				this.#addEvent(target, "log", at, [["log.level", event.level], ["log.message", clip(logText(event.message))]]);
+			}
+			case "log": {
+				const attributes: [string, TailValue][] = [["log.level", event.level], ["log.message", logText(event.message)]];
+				// The runtime cut the message short itself (it then arrives as a string).
+				if (event.truncated) attributes.push(["log.truncated", true]);
+				this.#addEvent(target ?? this.root, "log", at, attributes);
 				return;
+			}
 			case "return":
+				// A WebSocket upgrade returns without info: there is no status code to record.
 				if (event.info?.type === "fetch") {
 					this.root.attributes.set("http.response.status_code", event.info.statusCode);
-					if (event.info.statusCode >= 500) this.root.status = { code: StatusCode.ERROR, message: `HTTP ${event.info.statusCode}` };
+					if (event.info.statusCode >= 500 && this.root.status.code !== StatusCode.ERROR) this.root.status = { code: StatusCode.ERROR, message: `HTTP ${event.info.statusCode}` };
 				}
 				return;
 			case "outcome":
+				// These few attributes, like the drop counts, are set whatever the limits: they say how
+				// the invocation ended.
+				this.root.endMs = at;
 				this.root.attributes.set("cloudflare.outcome", event.outcome);
 				this.root.attributes.set("cloudflare.cpu_time_ms", event.cpuTime);
 				this.root.attributes.set("cloudflare.wall_time_ms", event.wallTime);
-				if (event.outcome !== "ok" && event.outcome !== "canceled") this.root.status = { code: StatusCode.ERROR, message: event.outcome };
-				this.root.endMs = at;
+				// An exception event or a 5xx already said what went wrong; the outcome only confirms it.
+				if (event.outcome !== "ok" && event.outcome !== "canceled" && this.root.status.code !== StatusCode.ERROR) this.root.status = { code: StatusCode.ERROR, message: event.outcome };
 				this.#finish(at);
 				return;
+			case "streamDiagnostic":
+				if (event.diagnostic?.diagnosticsType === "droppedEvents") this.runtimeDropped += Number(event.diagnostic.count) || 0;
+				return;
 			default:
-				// diagnosticChannel, streamDiagnostic and event types newer than this code: nothing to show.
+				// diagnosticChannel and event types newer than this code: nothing to show.
 				return;
 		}
 	}
 
-	/** The closed spans not yet handed out; the buffer they held is freed. */
+	/** The closed spans not yet handed out; what they held is freed. */
 	takeClosed(): TailSpan[] {
 		const closed = this.#closed;
 		this.#closed = [];
-		this.#buffered -= closed.length;
+		this.#closedBytes = 0;
+		for (const span of closed) this.#bufferedBytes -= span.bytes;
 		return closed;
+	}
+
+	/** A new span charged against the buffer; undefined (and counted) when the buffer is full. */
+	#newSpan(spanId: string, parentSpanId: string | undefined, name: string, kind: SpanKind, startMs: number): TailSpan | undefined {
+		const span: TailSpan = { spanId, ...(parentSpanId ? { parentSpanId } : {}), name: clipText(name), kind, startMs, attributes: new Map(), events: [], status: { code: StatusCode.UNSET }, bytes: 0 };
+		if (this.#charge(span, SPAN_OVERHEAD_BYTES + span.name.length)) return span;
+		this.dropped++;
+		return undefined;
+	}
+
+	#setAttribute(span: TailSpan, key: string, raw: TailValue): void {
+		const value = clipValue(raw);
+		const previous = span.attributes.get(key);
+		if (previous === undefined && span.attributes.size >= MAX_ATTRIBUTES_PER_SPAN) {
+			this.dropped++;
+			return;
+		}
+		const bytes = attributeBytes(key, value) - (previous === undefined ? 0 : attributeBytes(key, previous));
+		if (!this.#charge(span, bytes)) {
+			this.dropped++;
+			return;
+		}
+		span.attributes.set(key, value);
+	}
+
+	#addEvent(span: TailSpan, name: string, timeMs: number, raw: [string, TailValue][]): void {
+		const attributes = new Map(raw.map(([key, value]) => [key, clipValue(value)]));
+		const bytes = 32 + name.length + [...attributes].reduce((sum, [key, value]) => sum + attributeBytes(key, value), 0);
+		if (span.events.length >= MAX_EVENTS_PER_SPAN || !this.#charge(span, bytes)) {
+			this.dropped++;
+			return;
+		}
+		span.events.push({ name, timeMs, attributes });
+	}
+
+	#charge(span: TailSpan, bytes: number): boolean {
+		if (!this.#starting && bytes > 0 && this.#bufferedBytes + bytes > MAX_BUFFERED_BYTES) return false;
+		this.#bufferedBytes += bytes;
+		span.bytes += bytes;
+		return true;
+	}
+
+	#close(span: TailSpan): void {
+		this.#closed.push(span);
+		this.#closedBytes += span.bytes;
 	}
 
 	#finish(at: number): void {
@@ -202,19 +230,12 @@ export class Invocation {
 			if (span === this.root) continue;
 			span.endMs = at;
 			span.attributes.set("cloudflare.span_unclosed", true);
-			this.#closed.push(span);
+			this.#close(span);
 		}
 		this.#open.clear();
 		if (this.dropped > 0) this.root.attributes.set("assembler.tail.dropped_events", this.dropped);
-		this.#closed.push(this.root);
-	}
-
-	#addEvent(span: TailSpan, name: string, timeMs: number, attributes: [string, TailValue][]): void {
-		if (span.events.length >= MAX_EVENTS_PER_SPAN) {
-			this.dropped++;
-			return;
-		}
-		span.events.push({ name, timeMs, attributes: new Map(attributes) });
+		if (this.runtimeDropped > 0) this.root.attributes.set("assembler.tail.runtime_dropped_events", this.runtimeDropped);
+		this.#close(this.root);
 	}
 }
 
@@ -225,14 +246,6 @@ function isId(value: unknown, length: number): value is string {
 function timeOf(event: { timestamp: Date | string | number }): number {
 	const ms = event.timestamp instanceof Date ? event.timestamp.getTime() : new Date(event.timestamp).getTime();
 	return Number.isFinite(ms) ? ms : Date.now();
-}
-
-function safePath(url: string): string | undefined {
-	try {
-		return new URL(url).pathname;
-	} catch {
-		return undefined;
-	}
 }
 
 /** console.log's arguments arrive as an array; strings print as they are, the rest as JSON. */
@@ -247,8 +260,4 @@ function json(value: unknown): string {
 	} catch {
 		return String(value);
 	}
-}
-
-function clip(text: string): string {
-	return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
 }

@@ -17,12 +17,17 @@ afterAll(async () => {
 	await server?.stop();
 });
 
+interface OtlpAttribute {
+	key: string;
+	value: { stringValue?: string; intValue?: string };
+}
 interface OtlpSpan {
 	traceId: string;
 	spanId: string;
 	parentSpanId?: string;
 	name: string;
-	attributes?: { key: string; value: { stringValue?: string; intValue?: string } }[];
+	attributes?: OtlpAttribute[];
+	events?: { name: string; attributes?: OtlpAttribute[] }[];
 }
 interface Frame {
 	type: string;
@@ -82,6 +87,9 @@ describe("the assembler as a streaming tail consumer", () => {
 		expect(ancestry(object.span.spanId).slice(0, 2)).toEqual(["fetch", "durable_object_subrequest"]);
 		expect(spans.some((s) => s.span.parentSpanId === object.span.spanId && s.span.name.startsWith("durable_object_storage"))).toBe(true);
 		expect(attr(producer.span, "http.response.status_code")?.intValue).toBe("200");
+		// console.log became a span event. (`wrangler dev` prefixes the Worker's name to the message.)
+		const logs = (producer.span.events ?? []).filter((e) => e.name === "log").map((e) => e.attributes?.find((a) => a.key === "log.message")?.value.stringValue);
+		expect(logs).toEqual([expect.stringMatching(/checkout \{"items":"3 items","reserved":"\d+"\}$/)]);
 		expect(frames.some((f) => f.type === "merged")).toBe(true);
 		// Live: the callee's and the object's spans reached the subscriber before the producer's
 		// invocation ended (its span comes last).
