@@ -6,9 +6,7 @@ import type { Env } from "../env";
 import { readBody, requestEncoding } from "../ingest/body";
 import { splitRequest } from "../ingest/split";
 import { exportResponse, type Encoding } from "../otlp/responses";
-import type { IngestResult } from "../assembler/trace-object";
-import { objectName, type TraceAddress } from "../trace-address";
-import { mergedTraces } from "./merged-traces";
+import { storePart } from "../ingest/store-part";
 import { HttpError } from "./errors";
 import { runLimited } from "./pool";
 import { errorResponse, objectFailure } from "./respond";
@@ -45,27 +43,6 @@ export async function handleExport(request: Request, env: Env): Promise<Response
 	} catch (e) {
 		return errorResponse(e, errorEncoding);
 	}
-}
-
-/** A trace's part to its object, or straight to the trace it was merged into. */
-async function storePart(env: Env, address: TraceAddress, batch: Uint8Array): Promise<IngestResult> {
-	const name = objectName(address);
-	const merged = mergedTraces.get(name);
-	if (merged) {
-		const parent = { tenant: address.tenant, traceId: merged.intoTraceId };
-		const moved = await env.TRACE_ASSEMBLER.getByName(objectName(parent)).adopt(parent, {
-			fromTraceId: address.traceId,
-			parentSpanId: merged.parentSpanId,
-			path: [address.traceId],
-			merges: [merged],
-			batch,
-		});
-		if (moved.ok) return { accepted: 0, duplicates: 0, rejected: 0 };
-		mergedTraces.forget(name);
-	}
-	const result = await env.TRACE_ASSEMBLER.getByName(name).ingest(address, batch);
-	if (result.mergedInto) mergedTraces.remember(name, result.mergedInto);
-	return result;
 }
 
 export function methodNotAllowed(allowed: string): Response {

@@ -1,8 +1,9 @@
 // Calls from the tail consumer to the per-trace objects, the same calls OTLP ingest makes
-// (src/http/export-route.ts). Retried a few times, because an object may be restarting or briefly
+// (src/ingest/store-part.ts). Retried a few times, because an object may be restarting or briefly
 // overloaded, and never thrown: a tail consumer has no one to report an error to but its log.
 import type { Env } from "../env";
 import type { StitchCandidate } from "../stitch/detect";
+import { storePart } from "../ingest/store-part";
 import { objectName, type TraceAddress } from "../trace-address";
 import { encodeSpans } from "./encode";
 import type { Invocation, TailSpan } from "./invocation";
@@ -23,7 +24,7 @@ export async function sendSpans(env: Env, address: TraceAddress, invocation: Inv
 		return;
 	}
 	const stored = await withRetries(`${spans.length} spans of trace ${address.traceId}`, async () => {
-		const result = await env.TRACE_ASSEMBLER.getByName(objectName(address)).ingest(address, batch);
+		const result = await storePart(env, address, batch);
 		if (result.rejected > 0) console.warn(`trace-assembler tail: trace ${address.traceId} refused ${result.rejected} spans: ${result.rejectReason}`);
 		return result;
 	});
