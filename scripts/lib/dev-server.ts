@@ -21,6 +21,8 @@ export interface DevServer {
 	url: string;
 	port: number;
 	persistTo: string;
+	/** The V8 inspector's WebSocket (Chrome DevTools protocol) of the server's Workers. */
+	inspectorUrl: string;
 	/** Resident memory of the server's workerd processes, in bytes (Linux). */
 	workerdRss(): number;
 	/** SIGTERM to the process group, then waits for it to exit. */
@@ -84,7 +86,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		}
 		await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
 	};
-	return { url, port, persistTo, workerdRss: () => workerdRss(child.pid!), stop: () => signal("SIGTERM"), crash: () => signal("SIGKILL") };
+	return { url, port, persistTo, inspectorUrl: `ws://127.0.0.1:${inspectorPort}/ws`, workerdRss: () => workerdRss(child.pid!), stop: () => signal("SIGTERM"), crash: () => signal("SIGKILL") };
 }
 
 async function waitUntilServing(url: string, child: ChildProcess, output: string[]): Promise<void> {
