@@ -1,4 +1,4 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
 //  - ingest throughput and request latency for protobuf and JSON (512 spans over 64 traces per
 //    request, traces continuing over 8 requests, 4 concurrent clients), interleaved round by round
@@ -8,6 +8,8 @@
 //  - delay from a trace's last span to its R2 object beyond the quiet period, under load;
 //  - read latency of a 10,000-span trace, open and finalized; memory an object holds per span;
 //  - 10,000 traces open at once.
+// --profile also prints where workerd spends its CPU during one protobuf run (V8's sampling profiler
+// through wrangler's inspector; function names and lines refer to wrangler's bundle).
 // The machine is shared and noisy: each figure is the median of the rounds, and ratios compare
 // runs made minutes apart at most.
 import "./lib/ts-resolve.ts";
@@ -15,6 +17,7 @@ import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { startDevServer, type DevServer } from "./lib/dev-server.ts";
+import { connectInspector, profileSelfTime } from "./lib/inspector.ts";
 import type { Load } from "./lib/bench-load.ts";
 
 // Imported once the resolve hook is in place (the sources import without extensions).
@@ -35,6 +38,7 @@ const requests = Number(option("requests", "120"));
 const clients = Number(option("clients", "4"));
 const tracesPerRequest = Number(option("traces", "64"));
 const jsonOut = option("json", "");
+const profile = args.includes("--profile");
 const QUIET_MS = 1000;
 const MEMORY_SPANS = 40_000;
 const ROOT = resolve(import.meta.dirname, "..");
@@ -188,6 +192,14 @@ try {
 	for (const encoding of ["protobuf", "json"] as const) {
 		await drive(real.url, warm[encoding], encoding, 512);
 		await drive(floor.url, warm[encoding], encoding, 512);
+	}
+
+	if (profile) {
+		const inspector = await connectInspector(real.inspectorUrl);
+		const load = buildLoad({ requests: 48, tracesPerRequest });
+		const hot = await profileSelfTime(inspector, () => drive(real.url, load.protobuf, "protobuf", 512));
+		inspector.close();
+		process.stdout.write(`| workerd self time, one protobuf run | share |\n|---|---|\n${hot.map((h) => `| ${h.name} | ${(h.share * 100).toFixed(1)}% |`).join("\n")}\n\n`);
 	}
 
 	const results: Record<string, Run[]> = {};
