@@ -16,6 +16,7 @@ import "./lib/ts-resolve.ts";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { hasFlag, option } from "./lib/args.ts";
 import { startDevServer, type DevServer } from "./lib/dev-server.ts";
 import { connectInspector, profileSelfTime } from "./lib/inspector.ts";
 import type { Load } from "./lib/bench-load.ts";
@@ -28,17 +29,12 @@ const { SpanStore } = await import("../src/assembler/span-store.ts");
 const { forEachSpan } = await import("../src/otlp/wire.ts");
 const { spanIdentity } = await import("../src/otlp/span-facts.ts");
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-	const i = args.indexOf(`--${name}`);
-	return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
-};
 const rounds = Number(option("rounds", "3"));
 const requests = Number(option("requests", "120"));
 const clients = Number(option("clients", "4"));
 const tracesPerRequest = Number(option("traces", "64"));
 const jsonOut = option("json", "");
-const profile = args.includes("--profile");
+const profile = hasFlag("profile");
 const QUIET_MS = 1000;
 const MEMORY_SPANS = 40_000;
 const ROOT = resolve(import.meta.dirname, "..");

@@ -3,15 +3,11 @@
 // to a running assembler as OTLP/JSON, in four pieces and out of order, each callee under its own
 // trace id like Cloudflare exports them. Prints the caller's trace id, under which the assembler
 // merges all four, and how to read and watch it. The token may also come from TRACE_ASSEMBLER_TOKEN.
+import { option } from "./lib/args.ts";
 import { demoTrace } from "./lib/demo-trace.ts";
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-	const i = args.indexOf(`--${name}`);
-	return i >= 0 ? args[i + 1] : undefined;
-};
-const base = (flag("url") ?? "http://127.0.0.1:8787").replace(/\/$/, "");
-const token = flag("token") ?? process.env.TRACE_ASSEMBLER_TOKEN;
+const base = option("url", "http://127.0.0.1:8787").replace(/\/$/, "");
+const token = option("token") ?? process.env.TRACE_ASSEMBLER_TOKEN;
 const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
 
 const demo = demoTrace();

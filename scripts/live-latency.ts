@@ -1,12 +1,8 @@
 // Usage: npm run live-latency -- [--url http://127.0.0.1:8787] [--token T] [--samples 200] [--subscribers 1]
 // Measures, against a running assembler (npm start), the delay from POST /v1/traces to the `spans`
 // event on the trace's live WebSocket, and prints the median and p99.
+import { option } from "./lib/args.ts";
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string): string => {
-	const i = args.indexOf(`--${name}`);
-	return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
-};
 const base = option("url", "http://127.0.0.1:8787");
 const token = option("token", process.env.TRACE_ASSEMBLER_TOKEN ?? "");
 const samples = Number(option("samples", "200"));

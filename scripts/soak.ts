@@ -6,16 +6,12 @@
 // --r2-outage window (fractions of the run). Clients retry like OTLP exporters (429/5xx/network
 // errors, same body). At the end every trace is read back; every span that was acknowledged must
 // be stored exactly once. Prints a table; exits 1 on any lost or duplicated span.
+import { option } from "./lib/args.ts";
 import { startDevServer, type DevServer } from "./lib/dev-server.ts";
 import { join, resolve } from "node:path";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-	const i = args.indexOf(`--${name}`);
-	return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
-};
 const minutes = Number(option("minutes", "10"));
 const clients = Number(option("clients", "4"));
 const ratePerClient = Number(option("rate", "4"));

@@ -2,6 +2,7 @@
 // Subscribes to a trace's live WebSocket and prints it as an indented tree that grows as spans
 // arrive (service, span name, duration, status). Exits once the trace is finalized, unless
 // --follow keeps it open for late spans. The token may also come from TRACE_ASSEMBLER_TOKEN.
+import { hasFlag, option, positional } from "./lib/args.ts";
 
 interface Span {
 	spanId: string;
@@ -19,15 +20,10 @@ interface Node {
 	origin?: string;
 }
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-	const i = args.indexOf(`--${name}`);
-	return i >= 0 ? args[i + 1] : undefined;
-};
-const follow = args.includes("--follow");
-const base = flag("url") ?? "http://127.0.0.1:8787";
-const token = flag("token") ?? process.env.TRACE_ASSEMBLER_TOKEN;
-let traceId = args.find((a, i) => !a.startsWith("--") && !["--url", "--token"].includes(args[i - 1] ?? ""));
+const follow = hasFlag("follow");
+const base = option("url", "http://127.0.0.1:8787");
+const token = option("token") ?? process.env.TRACE_ASSEMBLER_TOKEN;
+let traceId = positional(["url", "token"])[0];
 if (!traceId || !/^[0-9a-fA-F]{32}$/.test(traceId)) {
 	console.error("usage: npm run tail -- <traceId (32 hex digits)> [--url URL] [--token TOKEN] [--follow]");
 	process.exit(2);
