@@ -24,7 +24,7 @@ export default defineConfig({
 							},
 							// test/tail.test.ts: Workers that stream their real runtime events to the assembler's
 							// tailStream (their streamingTails name is pointed at the Worker under test).
-							serviceBindings: { TAIL_PRODUCER: "tail-producer", OTEL_SHOP: "otel-shop" },
+							serviceBindings: { TAIL_PRODUCER: "tail-producer", OTEL_SHOP: "otel-shop", OTEL_HONO: "otel-hono", OTEL_PLAIN: "otel-plain" },
 							workers: [
 								{
 									name: "tail-producer",
@@ -50,6 +50,9 @@ export default defineConfig({
 									outboundService: "otel-payments",
 								},
 								{ name: "otel-payments", modules: true, scriptPath: "./test/otel-fixtures/dist/shop.js", compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"], streamingTails: ["trace-assembler"] },
+								// A Hono app with @hono/otel's middleware, and a Worker with no OTel setup using tracedFetch.
+								{ name: "otel-hono", modules: true, scriptPath: "./test/otel-fixtures/dist/hono.js", compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"], streamingTails: ["trace-assembler"] },
+								{ name: "otel-plain", modules: true, scriptPath: "./test/otel-fixtures/dist/plain.js", compatibilityDate: "2026-11-01", streamingTails: ["trace-assembler"], outboundService: "otel-payments" },
 							],
 						},
 					}),

@@ -134,6 +134,50 @@ describe("OpenTelemetry API on the runtime's tracing", () => {
 	});
 });
 
+describe("a maintained instrumentation package through the bridge", () => {
+	it("records @hono/otel's server spans as runtime spans, a handler's span under them, errors with their exception", async () => {
+		const hono = (env as unknown as { OTEL_HONO: Fetcher }).OTEL_HONO;
+		const ok = (await (await hono.fetch("https://catalog.example/items/7", { headers: { "x-tenant": "acme" } })).json()) as { server: { traceId: string; spanId: string }; lookup: { spanId: string } };
+		const broken = await hono.fetch("https://catalog.example/broken");
+		expect(broken.status).toBe(500);
+		const failed = (await broken.json()) as { server: { traceId: string; spanId: string } };
+		const traces = [ok.server.traceId, failed.server.traceId];
+		const ended = async (traceId: string) => (await getTrace(traceId)).status === 200 && (await storedSpans(traceId)).some((s) => attrs(s)["cloudflare.outcome"]);
+		for (let deadline = Date.now() + 10_000; !(await ended(traces[0]!) && (await ended(traces[1]!))) && Date.now() < deadline; ) await scheduler.wait(50);
+		for (const traceId of traces) await finalizeNow(traceId);
+
+		const spans = await storedSpans(ok.server.traceId);
+		expect(spans.map((s) => s.name).sort()).toEqual(["GET /items/:id", "catalog.lookup", "fetch"]);
+		const server = spans.find((s) => hex(s.spanId) === ok.server.spanId)!;
+		const invocation = spans.find((s) => s.name === "fetch")!;
+		expect(hex(server.parentSpanId)).toBe(hex(invocation.spanId));
+		expect(server.kind).toBe(2);
+		expect(attrs(server)).toMatchObject({ "http.request.method": "GET", "url.full": "https://catalog.example/items/7", "http.route": "/items/:id", "http.response.status_code": 200n, "http.request.header.x-tenant": "acme", "service.name": "catalog" });
+		expect(hex(spans.find((s) => s.name === "catalog.lookup")!.parentSpanId)).toBe(ok.server.spanId);
+		expect(hex(spans.find((s) => s.name === "catalog.lookup")!.spanId)).toBe(ok.lookup.spanId);
+
+		const failedServer = (await storedSpans(failed.server.traceId)).find((s) => hex(s.spanId) === failed.server.spanId)!;
+		expect(failedServer.name).toBe("GET /broken");
+		expect(failedServer.status?.code).toBe(2);
+		expect(failedServer.events.map((e) => [e.name, attrs(e)["exception.type"], attrs(e)["exception.message"]])).toEqual([["exception", "TypeError", "catalog offline"]]);
+	});
+});
+
+describe("tracedFetch without any OpenTelemetry setup", () => {
+	it("propagates the runtime's active span, so the HTTP callee joins the caller's trace", async () => {
+		const plain = (env as unknown as { OTEL_PLAIN: Fetcher }).OTEL_PLAIN;
+		const { runtime, traceparent } = (await (await plain.fetch("https://plain.example/")).json()) as { runtime: { traceId: string; spanId: string }; traceparent: string };
+		expect(traceparent).toBe(`00-${runtime.traceId}-${runtime.spanId}-01`);
+		const joined = async () => (await getTrace(runtime.traceId)).status === 200 && (await storedSpans(runtime.traceId)).filter((s) => attrs(s)["cloudflare.outcome"]).length === 2;
+		for (let deadline = Date.now() + 10_000; !(await joined()) && Date.now() < deadline; ) await scheduler.wait(50);
+		await finalizeNow(runtime.traceId);
+		const spans = await storedSpans(runtime.traceId);
+		const callee = spans.find((s) => attrs(s)["http.request.header.traceparent"])!;
+		expect(hex(callee.parentSpanId)).toBe(runtime.spanId);
+		expect(spans.some((s) => s.name === "charge" && hex(s.parentSpanId) === hex(callee.spanId))).toBe(true);
+	});
+});
+
 /** A runtime tracing API that records what it is asked, or throws on every call. */
 function fakeTracing(mode: "record" | "throw") {
 	const calls: string[] = [];

@@ -7,7 +7,7 @@ export const OTEL_FIXTURE_DIR = resolve(import.meta.dirname, "dist");
 
 export default async function setup(): Promise<void> {
 	await build({
-		entryPoints: [resolve(import.meta.dirname, "shop.ts")],
+		entryPoints: ["shop.ts", "hono.ts", "plain.ts"].map((file) => resolve(import.meta.dirname, file)),
 		outdir: OTEL_FIXTURE_DIR,
 		bundle: true,
 		format: "esm",
