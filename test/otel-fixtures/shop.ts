@@ -14,12 +14,18 @@ const tracer = trace.getTracer("shop", "1.0.0");
 
 interface Env {
 	PAYMENTS_URL?: string;
+	// End to end only (test/e2e/otel.test.ts): `wrangler dev` with several configs serves only this
+	// Worker's port, so it passes /v1/* to the assembler and /catalog/* to the Hono Worker.
+	ASSEMBLER?: Fetcher;
+	CATALOG?: Fetcher;
 }
 
 export default {
 	async fetch(request: Request, env: Env): Promise<Response> {
 		const url = new URL(request.url);
 		if (url.pathname === "/pay") return pay(request);
+		if (url.pathname.startsWith("/v1/") && env.ASSEMBLER) return env.ASSEMBLER.fetch(request);
+		if (url.pathname.startsWith("/catalog/") && env.CATALOG) return env.CATALOG.fetch(new Request(new URL(url.pathname.slice("/catalog".length), "https://catalog.example"), request));
 		const ids: Record<string, string> = {};
 		const note = (name: string, span: Span) => (ids[name] = span.spanContext().spanId);
 		// Outside any OTel span the active span is the runtime's own invocation span.
