@@ -274,6 +274,36 @@ describe("the bridge never breaks the Worker it instruments", () => {
 		expect(ran).toBe(1);
 	});
 
+	it("makes a span active in the runtime with withActiveSpan where the runtime has it", () => {
+		const { tracing } = fakeTracing("record");
+		const activated: string[] = [];
+		let active = tracing.getActiveSpan()!;
+		const withActive: RuntimeTracing = {
+			...tracing,
+			getActiveSpan: () => active,
+			withActiveSpan: (span, callback) => {
+				activated.push(span.spanContext().spanId);
+				const previous = active;
+				active = span;
+				try {
+					return callback();
+				} finally {
+					active = previous;
+				}
+			},
+		};
+		const manager = new RuntimeContextManager(withActive);
+		const tracer = new RuntimeTracer(withActive);
+		const detached = tracer.startSpan("detached", {}, manager.active());
+		const id = detached.spanContext().spanId;
+		const seen = manager.with(trace.setSpan(ROOT_CONTEXT, detached), () => tracer.startSpan("child", {}, manager.active()));
+		expect(activated).toEqual([id]);
+		// Already the runtime's active span: no second activation.
+		manager.with(trace.setSpan(ROOT_CONTEXT, detached), () => manager.with(trace.setSpan(ROOT_CONTEXT, detached), () => undefined));
+		expect(activated).toEqual([id, id]);
+		expect(seen.isRecording()).toBe(true);
+	});
+
 	it("propagates W3C trace context: inject writes the span's ids, extract gives a remote parent", () => {
 		const propagator = new TraceContextPropagator();
 		const carrier: Record<string, string> = {};

@@ -59,7 +59,9 @@ export function activeRuntimeSpan(tracing: RuntimeTracing | undefined = runtimeT
 export function runtimeIds(span: RuntimeSpan | undefined): { traceId: string; spanId: string; traced: boolean } | undefined {
 	if (!span) return undefined;
 	try {
-		const { traceId, spanId } = span.spanContext();
+		const context = span.spanContext();
+		const traceId = String(context.traceId).toLowerCase();
+		const spanId = String(context.spanId).toLowerCase();
 		if (!/^[0-9a-f]{32}$/.test(traceId) || !/^[0-9a-f]{16}$/.test(spanId) || /^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined;
 		return { traceId, spanId, traced: isTraced(span) };
 	} catch {

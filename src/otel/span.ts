@@ -6,7 +6,7 @@
 import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type AttributeValue, type Exception, type Link, type Span, type SpanContext, type SpanStatus, type TimeInput } from "@opentelemetry/api";
 import type { ExtraEvent, ExtraLink, ExtraValue, SpanExtras, SpanKindName, StatusName } from "./message";
 import { OTEL_MESSAGE_VERSION } from "./message";
-import { isTraced, publishExtras, type RuntimeSpan } from "./runtime";
+import { publishExtras, type RuntimeSpan } from "./runtime";
 
 /** Events and links one span gathers before it counts the rest as dropped. */
 export const MAX_EXTRAS_PER_SPAN = 128;
@@ -26,6 +26,8 @@ export class BridgeSpan implements Span {
 	/** Started by the bridge (it ends it and publishes once); false for the invocation's own span. */
 	readonly #owned: boolean;
 	#ended = false;
+	/** Whether the runtime records this span: fixed when it starts, so read once. */
+	readonly #traced: boolean;
 	#extras: SpanExtras;
 	/** Keys whose values went to the consumer rather than (only) the runtime: later values follow. */
 	#pinned: Set<string> | undefined;
@@ -34,6 +36,7 @@ export class BridgeSpan implements Span {
 	constructor(runtime: RuntimeSpan, ids: { traceId: string; spanId: string; traced: boolean }, owned: boolean, kind: SpanKind = SpanKind.INTERNAL) {
 		this.runtime = runtime;
 		this.#owned = owned;
+		this.#traced = ids.traced;
 		this.#context = { traceId: ids.traceId, spanId: ids.spanId, traceFlags: ids.traced ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: false };
 		this.#extras = { v: OTEL_MESSAGE_VERSION, span: ids.spanId, ...(owned ? { kind: KIND_NAMES[kind] ?? "internal" } : {}) };
 	}
@@ -43,7 +46,7 @@ export class BridgeSpan implements Span {
 	}
 
 	isRecording(): boolean {
-		return !this.#ended && isTraced(this.runtime);
+		return !this.#ended && this.#traced;
 	}
 
 	setAttribute(key: string, value: AttributeValue | undefined): this {
@@ -154,7 +157,7 @@ export class BridgeSpan implements Span {
 		if (!this.#owned) return;
 		const end = toMillis(endTime);
 		if (end !== undefined) this.#extras.end = end;
-		if (isTraced(this.runtime)) publishExtras(this.#extras);
+		if (this.#traced) publishExtras(this.#extras);
 		this.#call(() => this.runtime.end());
 	}
 
@@ -186,7 +189,7 @@ export class BridgeSpan implements Span {
 	/** A span the bridge did not start is never ended by it: its extras go out one call at a time. */
 	#publishNow(): void {
 		if (this.#owned) return;
-		if (isTraced(this.runtime)) publishExtras(this.#extras);
+		if (this.#traced) publishExtras(this.#extras);
 		this.#extras = { v: OTEL_MESSAGE_VERSION, span: this.#extras.span };
 	}
 

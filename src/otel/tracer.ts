@@ -5,7 +5,7 @@
 // does not trace, spans are non-recording and cost one check.
 import { context as contextApi, INVALID_SPAN_CONTEXT, trace, type Context, type Span, type SpanOptions, type Tracer, type TracerProvider } from "@opentelemetry/api";
 import { BridgeSpan } from "./span";
-import { activeRuntimeSpan, isTraced, runtimeIds, type RuntimeSpan, type RuntimeTracing } from "./runtime";
+import { activeRuntimeSpan, runtimeIds, type RuntimeSpan, type RuntimeTracing } from "./runtime";
 
 export class RuntimeTracer implements Tracer {
 	readonly #tracing: RuntimeTracing | undefined;
@@ -55,9 +55,8 @@ export class RuntimeTracer implements Tracer {
 	/** The runtime's active span when the invocation is traced: the parent the runtime will pick. */
 	#traced(): { spanId: string } | undefined {
 		if (!this.#tracing) return undefined;
-		const active = activeRuntimeSpan(this.#tracing);
-		if (!active || !isTraced(active)) return undefined;
-		return runtimeIds(active);
+		const ids = runtimeIds(activeRuntimeSpan(this.#tracing));
+		return ids?.traced ? ids : undefined;
 	}
 
 	#bridge(runtime: RuntimeSpan, runtimeParentId: string, parent: Span | undefined, options: SpanOptions): BridgeSpan | undefined {
