@@ -13,7 +13,7 @@ import { OTEL_CHANNEL, readExtras } from "../src/otel/message";
 import { TraceContextPropagator } from "../src/otel/propagator";
 import { RuntimeContextManager } from "../src/otel/context-manager";
 import { RuntimeTracer } from "../src/otel/tracer";
-import type { RuntimeSpan, RuntimeTracing } from "../src/otel/runtime";
+import { runtimeTracing, type RuntimeSpan, type RuntimeTracing } from "../src/otel/runtime";
 import type { Span } from "../src/gen/opentelemetry/proto/trace/v1/trace_pb";
 import { finalizeNow, getTrace, randomHex, readTrace } from "./helpers";
 
@@ -238,6 +238,17 @@ describe("the bridge never breaks the Worker it instruments", () => {
 		const { result, calls, spans } = exercise(new RuntimeTracer(undefined));
 		expect([result, calls]).toEqual(["done", 1]);
 		for (const span of spans) expect(span.isRecording()).toBe(false);
+	});
+
+	it("is a no-op in an invocation the runtime does not trace (the test runner's own)", () => {
+		// Here the runtime has `tracing`, but no active span, and startSpan gives zero ids, untraced.
+		const tracing = runtimeTracing();
+		expect(tracing).toBeDefined();
+		expect(tracing!.getActiveSpan()).toBeUndefined();
+		const { result, calls, spans } = exercise(new RuntimeTracer(tracing));
+		expect([result, calls]).toEqual(["done", 1]);
+		for (const span of spans) expect([span.isRecording(), trace.isSpanContextValid(span.spanContext())]).toEqual([false, false]);
+		expect(trace.getSpan(new RuntimeContextManager(tracing).active())).toBeUndefined();
 	});
 
 	it("survives a runtime whose every call throws", () => {
