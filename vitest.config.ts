@@ -48,6 +48,7 @@ export default defineConfig({
 									streamingTails: ["trace-assembler"],
 									bindings: { PAYMENTS_URL: "http://payments.example" },
 									outboundService: "otel-payments",
+									durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
 								},
 								{ name: "otel-payments", modules: true, scriptPath: "./test/otel-fixtures/dist/shop.js", compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"], streamingTails: ["trace-assembler"] },
 								// A Hono app with @hono/otel's middleware, and a Worker with no OTel setup using tracedFetch.

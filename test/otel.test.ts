@@ -29,7 +29,7 @@ const ms = (nanos: bigint) => Number(nanos / 1_000_000n);
 interface Checkout {
 	registered: boolean;
 	traceId: string;
-	ids: Record<"invocation" | "checkout" | "pricing" | "tax" | "reserve" | "audit" | "auditStart", string>;
+	ids: Record<"invocation" | "checkout" | "pricing" | "tax" | "reserve" | "audit" | "auditStart" | "ledger", string>;
 	paid: { traceparent: string; charge: { traceId: string; spanId: string } };
 }
 
@@ -48,23 +48,31 @@ describe("OpenTelemetry API on the runtime's tracing", () => {
 
 		// The callee got the runtime's trace id and the active OTel span (checkout) as its parent.
 		expect(paid.traceparent).toBe(`00-${traceId}-${ids.checkout}-01`);
-		// Both invocations stream after the fact: wait until both have ended.
+		// The invocations (the shop's, its Durable Object's, the HTTP callee's) stream after the fact:
+		// wait until all three have ended.
 		const invocationsOf = async () => ((await getTrace(traceId)).status === 200 ? (await storedSpans(traceId)).filter((s) => attrs(s)["cloudflare.outcome"]) : []);
-		for (let deadline = Date.now() + 10_000; (await invocationsOf()).length < 2 && Date.now() < deadline; ) await scheduler.wait(50);
+		for (let deadline = Date.now() + 10_000; (await invocationsOf()).length < 3 && Date.now() < deadline; ) await scheduler.wait(50);
 		await finalizeNow(traceId);
 		const spans = await storedSpans(traceId);
 		for (const span of spans) expect(hex(span.traceId)).toBe(traceId);
 		const byId = new Map(spans.map((s) => [hex(s.spanId), s]));
 		const get = (id: string) => byId.get(id)!;
 
-		// Exactly: the shop's invocation, its five OTel spans and its outgoing fetch; the payments
-		// Worker's invocation and its charge span.
+		// Exactly: the shop's invocation, its OTel spans, its Durable Object call and outgoing fetch;
+		// the object's invocation, its OTel span and storage call; the payments Worker's invocation
+		// and its charge span.
 		const shopInvocation = get(ids.invocation);
 		const payments = spans.find((s) => attrs(s)["url.full"] === "http://payments.example/pay" && attrs(s)["faas.invocation_id"])!;
 		const outgoing = spans.find((s) => attrs(s)["url.full"] === "http://payments.example/pay" && s !== payments)!;
 		const charge = get(paid.charge.spanId);
-		expect(spans.map((s) => s.name).sort()).toEqual(["audit", "charge", "checkout", "fetch", "fetch", "fetch", "pricing", "reserve sku-2", "tax"]);
+		expect(spans.map((s) => s.name).sort()).toEqual(["audit", "charge", "checkout", "durable_object_storage_put", "durable_object_subrequest", "fetch", "fetch", "fetch", "fetch", "fetch", "ledger.write", "pricing", "reserve sku-2", "tax"]);
 		const parent = (s: Span) => hex(s.parentSpanId);
+		// The object's OTel span under its own invocation, inside the caller's checkout span; the
+		// runtime's storage span under the OTel span.
+		const ancestry = (s: Span | undefined): string[] => (s ? [...ancestry(byId.get(parent(s))), s.name] : []);
+		expect(ancestry(get(ids.ledger))).toEqual(["fetch", "checkout", "durable_object_subrequest", "fetch", "fetch", "ledger.write"]);
+		expect(spans.filter((s) => parent(s) === ids.ledger).map((s) => s.name)).toEqual(["durable_object_storage_put"]);
+		expect(attrs(get(ids.ledger))["ledger.entries"]).toEqual(["c-42"]);
 		expect({
 			checkout: parent(get(ids.checkout)),
 			pricing: parent(get(ids.pricing)),

@@ -1,8 +1,8 @@
 // End to end: `wrangler dev` runs a Worker instrumented only through @opentelemetry/api
 // (test/otel-fixtures/shop.ts, `registerRuntimeTracing()` its whole setup), a Hono app with
 // @hono/otel's middleware, and the assembler as their streaming tail consumer, in one session.
-// The shop's spans read back as the runtime's one trace with the extras the bridge sent over the
-// diagnostics channel; a call it makes over real HTTP (to its own URL: a new invocation with a
+// The shop's spans (and its Durable Object's) read back as the runtime's one trace with the extras
+// the bridge sent over the diagnostics channel; a call it makes over real HTTP (to its own URL: a new invocation with a
 // trace of its own) joins that trace through the traceparent `propagation.inject` wrote.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join, resolve } from "node:path";
@@ -69,11 +69,17 @@ describe("OpenTelemetry API code on the runtime's tracing, under wrangler dev", 
 		expect(paid.traceparent).toBe(`00-${traceId}-${ids.checkout}-01`);
 		expect(paid.charge.traceId).not.toBe(traceId); // the runtime started a trace of its own for the HTTP call
 
-		const spans = await finishedTrace(traceId, 2);
+		const spans = await finishedTrace(traceId, 3);
 		for (const span of spans) expect(span.traceId).toBe(traceId);
 		const byId = new Map(spans.map((s) => [s.spanId, s]));
 		const get = (id: string | undefined) => byId.get(id!)!;
-		expect(spans.map((s) => s.name).sort()).toEqual(["audit", "charge", "checkout", "fetch", "fetch", "fetch", "pricing", "reserve sku-2", "tax"]);
+		expect(spans.map((s) => s.name).sort()).toEqual(["audit", "charge", "checkout", "durable_object_storage_put", "durable_object_subrequest", "fetch", "fetch", "fetch", "fetch", "fetch", "ledger.write", "pricing", "reserve sku-2", "tax"]);
+		// A Durable Object's OTel span: under its invocation, inside the caller's checkout span.
+		const ancestry = (id: string | undefined): string[] => {
+			const span = id ? byId.get(id) : undefined;
+			return span ? [...ancestry(span.parentSpanId), span.name] : [];
+		};
+		expect(ancestry(ids.ledger)).toEqual(["fetch", "checkout", "durable_object_subrequest", "fetch", "fetch", "ledger.write"]);
 		expect([ids.checkout, ids.pricing, ids.tax, ids.reserve, ids.audit].map((id) => get(id).parentSpanId)).toEqual([ids.invocation, ids.checkout, ids.pricing, ids.checkout, ids.checkout]);
 		const callee = spans.find((s) => attrs(s)["http.request.header.traceparent"])!;
 		expect(callee.parentSpanId).toBe(ids.checkout);

@@ -6,6 +6,7 @@
 // GET /checkout answers with the ids its spans had (spanContext(), the runtime's real ids), so the
 // test can compare the stored trace with them. It calls PAYMENTS_URL over HTTP (not a binding) with
 // `traceparent` from `propagation.inject`.
+import { DurableObject } from "cloudflare:workers";
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
 import { registerRuntimeTracing } from "../../src/otel";
 
@@ -18,6 +19,19 @@ interface Env {
 	// Worker's port, so it passes /v1/* to the assembler and /catalog/* to the Hono Worker.
 	ASSEMBLER?: Fetcher;
 	CATALOG?: Fetcher;
+	LEDGER?: DurableObjectNamespace<Ledger>;
+}
+
+/** A Durable Object whose OTel span nests under its own invocation, inside the caller's trace. */
+export class Ledger extends DurableObject {
+	override async fetch(request: Request): Promise<Response> {
+		return tracer.startActiveSpan("ledger.write", async (span) => {
+			span.setAttribute("ledger.entries", [request.headers.get("x-cart") ?? "?"]);
+			await this.ctx.storage.put("last", Date.now());
+			span.end();
+			return Response.json(span.spanContext());
+		});
+	}
 }
 
 export default {
@@ -82,6 +96,8 @@ export default {
 			audit.recordException("audit log unavailable");
 			audit.end(auditStart + 5);
 			ids.auditStart = String(auditStart);
+
+			if (env.LEDGER) ids.ledger = ((await (await env.LEDGER.getByName("c-42").fetch("https://ledger/write", { headers: { "x-cart": "c-42" } })).json()) as { spanId: string }).spanId;
 
 			let paid: unknown;
 			if (env.PAYMENTS_URL) {
