@@ -51,8 +51,9 @@ export default defineConfig({
 									durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
 								},
 								{ name: "otel-payments", modules: true, scriptPath: "./test/otel-fixtures/dist/shop.js", compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"], streamingTails: ["trace-assembler"] },
-								// A Hono app with @hono/otel's middleware, and a Worker with no OTel setup using tracedFetch.
-								{ name: "otel-hono", modules: true, scriptPath: "./test/otel-fixtures/dist/hono.js", compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"], streamingTails: ["trace-assembler"] },
+								// A Hono app with @hono/otel's middleware (without nodejs_compat: the bridge needs none at
+								// this compatibility date), and a Worker with no OTel setup using tracedFetch.
+								{ name: "otel-hono", modules: true, scriptPath: "./test/otel-fixtures/dist/hono.js", compatibilityDate: "2026-11-01", streamingTails: ["trace-assembler"] },
 								{ name: "otel-plain", modules: true, scriptPath: "./test/otel-fixtures/dist/plain.js", compatibilityDate: "2026-11-01", streamingTails: ["trace-assembler"], outboundService: "otel-payments" },
 							],
 						},

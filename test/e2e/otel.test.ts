@@ -107,6 +107,7 @@ describe("OpenTelemetry API code on the runtime's tracing, under wrangler dev", 
 		const byId = new Map(spans.map((s) => [s.spanId, s]));
 		const hono = byId.get(serverSpan.spanId)!;
 		expect(hono.name).toBe("GET /items/:id");
+		expect(hono.kind).toBe(2); // from the diagnostics channel, in a Worker without nodejs_compat
 		expect(attrs(hono)).toMatchObject({ "http.route": "/items/:id", "http.response.status_code": "200", "http.request.header.x-tenant": "acme" });
 		// The Hono Worker's invocation, under the shop's service-binding fetch, under the shop's invocation.
 		const ancestry = (id: string | undefined): string[] => {
