@@ -54,7 +54,7 @@ export class BridgeSpan implements Span {
 		if (Array.isArray(value)) {
 			// The runtime would store String(value) ("a,b"): it gets JSON instead, the consumer the array.
 			const kept = (value as unknown[]).filter((v): v is string | number | boolean => v !== null && v !== undefined);
-			this.#call(() => this.runtime.setAttribute(key, JSON.stringify(kept)));
+			this.#call(() => this.runtime.setAttribute(key, json(kept)));
 			this.#extra(key, kept);
 			return this;
 		}

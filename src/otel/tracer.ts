@@ -24,7 +24,7 @@ export class RuntimeTracer implements Tracer {
 		} catch {
 			return nonRecording(parent);
 		}
-		return this.#bridge(runtime, runtimeParent.spanId, parent, options) ?? nonRecording(parent);
+		return this.#bridge(runtime, runtimeParent.spanId, parent, options) ?? nonRecording(parent, runtime);
 	}
 
 	startActiveSpan<F extends (span: Span) => unknown>(name: string, fn: F): ReturnType<F>;
@@ -44,7 +44,7 @@ export class RuntimeTracer implements Tracer {
 		try {
 			return this.#tracing!.startActiveSpan(String(name), (runtime) => {
 				called = true;
-				return runInside(this.#bridge(runtime, runtimeParent.spanId, parent, options) ?? nonRecording(parent));
+				return runInside(this.#bridge(runtime, runtimeParent.spanId, parent, options) ?? nonRecording(parent, runtime));
 			});
 		} catch (e) {
 			if (called) throw e;
@@ -70,8 +70,16 @@ export class RuntimeTracer implements Tracer {
 	}
 }
 
-/** A span that records nothing and carries its parent's context (OTel's behaviour for an unsampled parent). */
-function nonRecording(parent: Span | undefined): Span {
+/**
+ * A span that records nothing and carries its parent's context (OTel's behaviour for an unsampled
+ * parent). A runtime span that could not be bridged (its ids unreadable) is ended at once.
+ */
+function nonRecording(parent: Span | undefined, unusable?: RuntimeSpan): Span {
+	try {
+		unusable?.end();
+	} catch {
+		// Nothing more to do about a runtime span that can neither be read nor ended.
+	}
 	return trace.wrapSpanContext(parent?.spanContext() ?? INVALID_SPAN_CONTEXT);
 }
 
