@@ -367,12 +367,14 @@ describe("the consumer's reading of bridge messages", () => {
 		for (const [under, event] of [
 			[root, { type: "spanOpen", name: "a", spanId: a }],
 			[a, { type: "spanOpen", name: "b", spanId: b }],
+			// recordException reaches the consumer at once, the bridge's events when the span ends: the
+			// stored events are in time order all the same.
+			[a, { type: "exception", name: "Error", message: "recorded" }],
 			// Published while b is active, about a: the message's own span decides.
 			[b, message(b, { v: 1, span: a, kind: "producer", end: 1_000, status: { code: "ok" }, attributes: { tags: ["x", "y"] }, events: [{ name: "sent", time: 900 }] })],
 			[b, { type: "attributes", info: [{ name: "tags", value: '["x","y"]' }, { name: "plain", value: 1 }] }],
 			[b, { type: "spanClose", outcome: "ok" }],
 			[a, { type: "attributes", info: [{ name: "tags", value: '["x","y"]' }] }],
-			[a, { type: "exception", name: "Error", message: "recorded" }],
 			[a, { type: "spanClose", outcome: "ok" }],
 			// About a closed span, another channel, another version: ignored (the first counted).
 			[root, message(root, { v: 1, span: b, events: [{ name: "late", time: 5 }] })],

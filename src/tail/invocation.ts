@@ -124,6 +124,8 @@ export class Invocation {
 				target.endMs = target.otel?.end ?? at;
 				if (event.outcome !== "ok") target.status = { code: StatusCode.ERROR, message: event.outcome };
 				else if (target.otel?.status) target.status = target.otel.status;
+				// The bridge's events arrive when the span ends, after the runtime's exception events.
+				if (target.otel) target.events.sort((a, b) => a.timeMs - b.timeMs);
 				this.#close(target);
 				return;
 			}
