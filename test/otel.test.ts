@@ -5,6 +5,7 @@
 // for, and a second Worker it calls over HTTP joins it. Then the bridge where the runtime has no
 // tracing, or fails, and the consumer's handling of malformed or misplaced messages.
 import { describe, expect, it } from "vitest";
+import diagnostics from "node:diagnostics_channel";
 import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span as OtelSpan } from "@opentelemetry/api";
@@ -291,6 +292,32 @@ describe("the bridge never breaks the Worker it instruments", () => {
 			throw failure;
 		})).toThrow(failure);
 		expect(ran).toBe(1);
+	});
+
+	it("publishes one version-1 message per span on the channel, as the README describes it", () => {
+		const messages: unknown[] = [];
+		const listen = (message: unknown) => messages.push(message);
+		diagnostics.subscribe(OTEL_CHANNEL, listen);
+		try {
+			exercise(new RuntimeTracer(fakeTracing("record").tracing));
+		} finally {
+			diagnostics.unsubscribe(OTEL_CHANNEL, listen);
+		}
+		const [outer, inner] = messages as Record<string, unknown>[];
+		expect(messages).toHaveLength(2);
+		expect(outer).toEqual({
+			v: 1,
+			span: "0000000000000002",
+			kind: "server",
+			attributes: { a: [1, 2], n: [true] },
+			links: [{ traceId: "cd".repeat(16), spanId: "ef".repeat(8) }, { traceId: "ab".repeat(16), spanId: "0000000000000002" }],
+			events: [{ name: "e", time: expect.any(Number), attributes: { k: 1 } }, { name: "t", time: expect.any(Number) }],
+			status: { code: "error", message: "m" },
+			end: expect.any(Number),
+		});
+		expect(inner).toMatchObject({ v: 1, span: "0000000000000003", kind: "internal", start: 1_000 });
+		// What the consumer reads back is the message itself.
+		expect(readExtras(outer)).toEqual(outer);
 	});
 
 	it("makes a span active in the runtime with withActiveSpan where the runtime has it", () => {
