@@ -24,7 +24,7 @@ export default defineConfig({
 							},
 							// test/tail.test.ts: Workers that stream their real runtime events to the assembler's
 							// tailStream (their streamingTails name is pointed at the Worker under test).
-							serviceBindings: { TAIL_PRODUCER: "tail-producer" },
+							serviceBindings: { TAIL_PRODUCER: "tail-producer", OTEL_SHOP: "otel-shop", OTEL_HONO: "otel-hono", OTEL_PLAIN: "otel-plain" },
 							workers: [
 								{
 									name: "tail-producer",
@@ -36,11 +36,30 @@ export default defineConfig({
 									durableObjects: { INVENTORY: { className: "Inventory", useSQLite: true } },
 								},
 								{ name: "tail-callee", modules: true, scriptPath: "./test/tail-fixtures/callee.js", compatibilityDate: "2026-11-01", streamingTails: ["trace-assembler"] },
+								// test/otel.test.ts: a Worker instrumented only through @opentelemetry/api (bundled by
+								// test/otel-fixtures/build.ts, the project's globalSetup). Its outgoing HTTP fetches
+								// reach a second Worker of the same code (outboundService), as an HTTP call would.
+								{
+									name: "otel-shop",
+									modules: true,
+									scriptPath: "./test/otel-fixtures/dist/shop.js",
+									compatibilityDate: "2026-11-01",
+									compatibilityFlags: ["nodejs_compat"],
+									streamingTails: ["trace-assembler"],
+									bindings: { PAYMENTS_URL: "http://payments.example" },
+									outboundService: "otel-payments",
+									durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
+								},
+								{ name: "otel-payments", modules: true, scriptPath: "./test/otel-fixtures/dist/shop.js", compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"], streamingTails: ["trace-assembler"] },
+								// A Hono app with @hono/otel's middleware (without nodejs_compat: the bridge needs none at
+								// this compatibility date), and a Worker with no OTel setup using tracedFetch.
+								{ name: "otel-hono", modules: true, scriptPath: "./test/otel-fixtures/dist/hono.js", compatibilityDate: "2026-11-01", streamingTails: ["trace-assembler"] },
+								{ name: "otel-plain", modules: true, scriptPath: "./test/otel-fixtures/dist/plain.js", compatibilityDate: "2026-11-01", streamingTails: ["trace-assembler"], outboundService: "otel-payments" },
 							],
 						},
 					}),
 				],
-				test: { name: "workerd", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/propagation/**"] },
+				test: { name: "workerd", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/propagation/**"], globalSetup: ["./test/otel-fixtures/build.ts"] },
 			},
 			{
 				// src/propagation.ts across a real service binding and a real Durable Object call: a fixture

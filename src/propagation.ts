@@ -10,8 +10,12 @@
 //
 // W3C Trace Context is written and read here rather than through `propagation.inject`, because the
 // API's global propagator is a no-op until an SDK registers one, and a Worker often has none.
+// Without an OTel span in the active context, the runtime's own active span (the invocation, or a
+// custom span) is propagated when the runtime traces the request: its ids are the ones the
+// runtime's trace (and the assembler's tail consumer) carry, so nothing needs merging.
 import { context as contextApi, trace, TraceFlags, type Context, type Span, type SpanContext } from "@opentelemetry/api";
 import { formatTraceparent, parseTraceparent } from "./stitch/traceparent";
+import { activeRuntimeSpan, runtimeIds } from "./otel/runtime";
 
 /** The attribute the assembler's default stitching rule reads (`STITCH_ATTRIBUTES`). */
 export const TRACEPARENT_ATTRIBUTE = "http.request.header.traceparent";
@@ -21,18 +25,23 @@ export interface FetchTarget {
 	fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
 }
 
-/** The `traceparent` for a context's span, or undefined when the context holds no valid span. */
-export function traceparentOf(ctx: Context = contextApi.active()): string | undefined {
-	const span = trace.getSpanContext(ctx);
-	if (!span || !trace.isSpanContextValid(span)) return undefined;
-	return formatTraceparent({ traceId: span.traceId, spanId: span.spanId, flags: span.traceFlags & 0xff });
+/**
+ * The `traceparent` for a context's span. Without `ctx`: the active context's span, or else the
+ * runtime's active span when the runtime traces the request. Undefined when there is neither.
+ */
+export function traceparentOf(ctx?: Context): string | undefined {
+	const span = trace.getSpanContext(ctx ?? contextApi.active());
+	if (span && trace.isSpanContextValid(span)) return formatTraceparent({ traceId: span.traceId, spanId: span.spanId, flags: span.traceFlags & 0xff });
+	if (ctx !== undefined) return undefined;
+	const runtime = runtimeIds(activeRuntimeSpan());
+	return runtime?.traced ? formatTraceparent({ traceId: runtime.traceId, spanId: runtime.spanId, flags: TraceFlags.SAMPLED }) : undefined;
 }
 
 /**
- * Sets `traceparent` on `headers` from the active span (or `ctx`'s) and returns them. Without a
- * valid span the headers are left as they are, so calls outside a trace are unchanged.
+ * Sets `traceparent` on `headers` from the active span (or `ctx`'s; see traceparentOf) and returns
+ * them. Without a valid span the headers are left as they are, so calls outside a trace are unchanged.
  */
-export function injectTraceparent(headers: Headers, ctx: Context = contextApi.active()): Headers {
+export function injectTraceparent(headers: Headers, ctx?: Context): Headers {
 	const value = traceparentOf(ctx);
 	if (value) headers.set("traceparent", value);
 	return headers;
@@ -42,7 +51,7 @@ export function injectTraceparent(headers: Headers, ctx: Context = contextApi.ac
  * `target.fetch(input, init)` with the caller's context propagated: a service binding's or a
  * Durable Object stub's callee sees `traceparent` for the active span (or `ctx`'s).
  */
-export function tracedFetch(target: FetchTarget, input: RequestInfo | URL, init?: RequestInit, ctx: Context = contextApi.active()): Promise<Response> {
+export function tracedFetch(target: FetchTarget, input: RequestInfo | URL, init?: RequestInit, ctx?: Context): Promise<Response> {
 	const request = new Request(input, init);
 	injectTraceparent(request.headers, ctx);
 	return target.fetch(request);

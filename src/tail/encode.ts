@@ -42,6 +42,7 @@ export function encodeSpans(invocation: Invocation, spans: readonly TailSpan[]):
 						endTimeUnixNano: nanos(span.endMs ?? span.startMs),
 						attributes: keyValues(span.attributes),
 						events: span.events.map((event) => ({ name: event.name, timeUnixNano: nanos(event.timeMs), attributes: keyValues(event.attributes) })),
+						links: span.links.map((link) => ({ traceId: ids(link.traceId), spanId: ids(link.spanId), ...(link.traceState ? { traceState: link.traceState } : {}), attributes: keyValues(link.attributes) })),
 						status: { code: span.status.code, ...(span.status.message ? { message: span.status.message } : {}) },
 					})),
 				}],

@@ -5,12 +5,20 @@
 // when closed would keep its first, incomplete copy. The invocation span therefore goes last.
 import { Span_SpanKind as SpanKind, Status_StatusCode as StatusCode } from "../gen/opentelemetry/proto/trace/v1/trace_pb";
 import type { ParentContext } from "../stitch/traceparent";
-import { attributeBytes, clipText, clipValue, MAX_ATTRIBUTES_PER_SPAN, MAX_BUFFERED_BYTES, MAX_EVENTS_PER_SPAN, SPAN_OVERHEAD_BYTES, type TailValue } from "./limits";
+import { attributeBytes, clipText, clipValue, MAX_ATTRIBUTES_PER_SPAN, MAX_BUFFERED_BYTES, MAX_EVENTS_PER_SPAN, MAX_LINKS_PER_SPAN, SPAN_OVERHEAD_BYTES, type TailValue } from "./limits";
 import { invocationSpan, UNKNOWN_SCRIPT } from "./onset";
+import { OTEL_CHANNEL, readExtras, type SpanExtras, type SpanKindName } from "../otel/message";
 
 export interface TailSpanEvent {
 	name: string;
 	timeMs: number;
+	attributes: Map<string, TailValue>;
+}
+
+export interface TailSpanLink {
+	traceId: string;
+	spanId: string;
+	traceState?: string;
 	attributes: Map<string, TailValue>;
 }
 
@@ -23,12 +31,17 @@ export interface TailSpan {
 	endMs?: number;
 	attributes: Map<string, TailValue>;
 	events: TailSpanEvent[];
+	links: TailSpanLink[];
 	status: { code: StatusCode; message?: string };
 	/** What this span is charged against the invocation's buffer. */
 	bytes: number;
+	/** From the OpenTelemetry bridge: attribute keys the runtime's own copy must not overwrite, and
+	 * what is applied when the span closes (an explicit end time, the final OTel status). */
+	otel?: { pinned: Set<string>; end?: number; status?: { code: StatusCode; message?: string } };
 }
 
 const STATUS: Record<string, StatusCode> = { unset: StatusCode.UNSET, ok: StatusCode.OK, error: StatusCode.ERROR };
+const KINDS: Record<SpanKindName, SpanKind> = { internal: SpanKind.INTERNAL, server: SpanKind.SERVER, client: SpanKind.CLIENT, producer: SpanKind.PRODUCER, consumer: SpanKind.CONSUMER };
 
 export class Invocation {
 	readonly traceId: string;
@@ -108,14 +121,17 @@ export class Invocation {
 			case "spanClose": {
 				if (!target || target === this.root) return;
 				this.#open.delete(target.spanId);
-				target.endMs = at;
+				target.endMs = target.otel?.end ?? at;
 				if (event.outcome !== "ok") target.status = { code: StatusCode.ERROR, message: event.outcome };
+				else if (target.otel?.status) target.status = target.otel.status;
+				// The bridge's events arrive when the span ends, after the runtime's exception events.
+				if (target.otel) target.events.sort((a, b) => a.timeMs - b.timeMs);
 				this.#close(target);
 				return;
 			}
 			case "attributes":
 				if (!target) this.dropped++;
-				else for (const attribute of event.info) this.#setAttribute(target, attribute.name, attribute.value);
+				else for (const attribute of event.info) if (!target.otel?.pinned.has(attribute.name)) this.#setAttribute(target, attribute.name, attribute.value);
 				return;
 			case "spanUpdate":
 				if (!target) this.dropped++;
@@ -163,8 +179,13 @@ export class Invocation {
 			case "streamDiagnostic":
 				if (event.diagnostic?.diagnosticsType === "droppedEvents") this.runtimeDropped += Number(event.diagnostic.count) || 0;
 				return;
+			case "diagnosticChannel":
+				// The OpenTelemetry bridge's extras name their span themselves: the event's own span is
+				// merely whatever was active when they were published.
+				if (event.channel === OTEL_CHANNEL) this.#applyExtras(readExtras(event.message));
+				return;
 			default:
-				// diagnosticChannel and event types newer than this code: nothing to show.
+				// Event types newer than this code: nothing to show.
 				return;
 		}
 	}
@@ -180,10 +201,43 @@ export class Invocation {
 
 	/** A new span charged against the buffer; undefined (and counted) when the buffer is full. */
 	#newSpan(spanId: string, parentSpanId: string | undefined, name: string, kind: SpanKind, startMs: number): TailSpan | undefined {
-		const span: TailSpan = { spanId, ...(parentSpanId ? { parentSpanId } : {}), name: clipText(name), kind, startMs, attributes: new Map(), events: [], status: { code: StatusCode.UNSET }, bytes: 0 };
+		const span: TailSpan = { spanId, ...(parentSpanId ? { parentSpanId } : {}), name: clipText(name), kind, startMs, attributes: new Map(), events: [], links: [], status: { code: StatusCode.UNSET }, bytes: 0 };
 		if (this.#charge(span, SPAN_OVERHEAD_BYTES + span.name.length)) return span;
 		this.dropped++;
 		return undefined;
+	}
+
+	/** What the runtime's span API could not carry, from src/otel/ (format: src/otel/message.ts). */
+	#applyExtras(extras: SpanExtras | undefined): void {
+		const span = extras ? this.#open.get(extras.span) : undefined;
+		if (!extras || !span) {
+			// Not a bridge message, or its span was closed (or dropped) before it arrived.
+			this.dropped++;
+			return;
+		}
+		const otel = (span.otel ??= { pinned: new Set() });
+		if (extras.kind && span !== this.root) span.kind = KINDS[extras.kind];
+		if (extras.parent && span !== this.root && extras.parent !== span.spanId) span.parentSpanId = extras.parent;
+		if (extras.start !== undefined && span !== this.root) span.startMs = extras.start;
+		if (extras.end !== undefined) otel.end = extras.end;
+		if (extras.status) otel.status = { code: STATUS[extras.status.code]!, ...(extras.status.code === "error" && extras.status.message ? { message: clipText(extras.status.message) } : {}) };
+		for (const [key, value] of Object.entries(extras.attributes ?? {})) {
+			otel.pinned.add(key);
+			this.#setAttribute(span, key, value as TailValue);
+		}
+		for (const event of extras.events ?? []) this.#addEvent(span, clipText(event.name), event.time, Object.entries(event.attributes ?? {}) as [string, TailValue][]);
+		for (const link of extras.links ?? []) this.#addLink(span, link.traceId, link.spanId, link.traceState, Object.entries(link.attributes ?? {}) as [string, TailValue][]);
+		if (extras.dropped) this.dropped += extras.dropped;
+	}
+
+	#addLink(span: TailSpan, traceId: string, spanId: string, traceState: string | undefined, raw: [string, TailValue][]): void {
+		const attributes = new Map(raw.map(([key, value]) => [key, clipValue(value)]));
+		const bytes = 64 + (traceState?.length ?? 0) + [...attributes].reduce((sum, [key, value]) => sum + attributeBytes(key, value), 0);
+		if (span.links.length >= MAX_LINKS_PER_SPAN || !this.#charge(span, bytes)) {
+			this.dropped++;
+			return;
+		}
+		span.links.push({ traceId, spanId, ...(traceState ? { traceState: clipText(traceState) } : {}), attributes });
 	}
 
 	#setAttribute(span: TailSpan, key: string, raw: TailValue): void {

@@ -11,8 +11,10 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
 export const FLUSH_BYTES = 256 * 1024;
 /** ... or once this many have closed. */
 export const FLUSH_SPANS = 500;
-/** Log and exception events per span. */
+/** Log, exception and OpenTelemetry events per span. */
 export const MAX_EVENTS_PER_SPAN = 128;
+/** Links per span (OpenTelemetry's default link count limit). */
+export const MAX_LINKS_PER_SPAN = 128;
 /** Attributes per span (OpenTelemetry's default attribute count limit). */
 export const MAX_ATTRIBUTES_PER_SPAN = 128;
 /** Characters kept of a log message, stack trace or string attribute. */
