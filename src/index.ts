@@ -1,4 +1,5 @@
-// The router Worker: OTLP/HTTP ingest, the read API, and the streaming tail consumer. Each trace
+// The router Worker: OTLP/HTTP ingest, the read API, and the streaming tail consumer (the web
+// viewer's files are static assets, served before the Worker: wrangler.toml [assets]). Each trace
 // id is handled by its own Durable Object (TraceAssembler).
 import { Router } from "itty-router";
 import type { Env } from "./env";
@@ -6,6 +7,7 @@ import { handleExport, methodNotAllowed } from "./http/export-route";
 import { handleLive } from "./http/live-route";
 import { handleRead } from "./http/read-route";
 import { handleStitch } from "./http/stitch-route";
+import { handleRoot, viewerWithoutSlash } from "./http/root-route";
 import { HttpError } from "./http/errors";
 import { errorResponse } from "./http/respond";
 import { preflight, withCors } from "./http/cors";
@@ -24,10 +26,13 @@ router
 	.post("/v1/stitch", (request, env) => handleStitch(request, env))
 	.all("/v1/stitch", () => methodNotAllowed("POST"))
 	.get("/v1/traces/:traceId", (request, env) => handleRead(request, env, request.params.traceId!))
+	// The same answer without its body: the viewer's status check of a search result or a trace.
+	.head("/v1/traces/:traceId", (request, env) => handleRead(request, env, request.params.traceId!))
 	.all("/v1/traces/:traceId", () => methodNotAllowed("GET"))
 	.get("/v1/traces/:traceId/live", (request, env) => handleLive(request, env, request.params.traceId!))
 	.all("/v1/traces/:traceId/live", () => methodNotAllowed("GET"))
-	.get("/", () => Response.json({ service: "workers-trace-assembler", ingest: "POST /v1/traces", read: "GET /v1/traces/{traceId}", stitch: "POST /v1/stitch", live: "GET /v1/traces/{traceId}/live (WebSocket)" }))
+	.get("/", (request) => handleRoot(request))
+	.get("/ui", () => viewerWithoutSlash())
 	.all("*", (request) => errorResponse(new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`)));
 
 export default {
