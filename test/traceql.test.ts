@@ -220,3 +220,24 @@ describe("TraceQL fuzz", () => {
 		expect(accepted).toBeGreaterThan(0);
 	});
 });
+
+describe("search endpoints fuzz", () => {
+	it(`answer every hostile query and parameter with a 200 or a 4xx, never a 5xx (${CASES} cases)`, async () => {
+		const { exports } = await import("cloudflare:workers");
+		const { BASE } = await import("./helpers");
+		const rng = prng(SEED + 1);
+		const paths = ["/api/search", "/api/v2/search/tags", "/api/search/tags", "/api/v2/search/tag/X/values", "/api/search/tag/X/values", "/api/v2/traces/X", "/api/traces/X"];
+		const noise = () => Array.from({ length: rng.int(12) }, () => rng.pick(ALPHABET)).join("");
+		for (let i = 0; i < CASES; i++) {
+			const path = rng.pick(paths).replace("X", encodeURIComponent(rng.next() < 0.5 ? noise() : rng.pick(["resource.service.name", "name", "status", ".x", "span.", "abc", "0", "f".repeat(40)])));
+			const url = new URL(`${BASE}${path}`);
+			url.searchParams.set("q", rng.next() < 0.5 ? rng.pick(BUILDER_QUERIES) : noise());
+			for (const name of ["start", "end", "limit", "spss", "scope"]) {
+				if (rng.next() < 0.4) url.searchParams.set(name, rng.pick(["", "0", "-1", "1e9", String(Math.floor(Date.now() / 1000)), "99999999999999", "x", noise()]));
+			}
+			const response = await exports.default.fetch(new Request(url, { headers: { authorization: "Bearer test-token", accept: rng.pick(["application/protobuf", "application/json", "*/*"]) } }));
+			const text = await response.text();
+			expect(response.status, `${url.pathname}${url.search}: ${text.slice(0, 200)}`).toBeLessThan(500);
+		}
+	});
+});
