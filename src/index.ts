@@ -13,8 +13,13 @@ import { errorResponse } from "./http/respond";
 import { preflight, withCors } from "./http/cors";
 import { loadConfig } from "./config";
 import { tailStream } from "./tail/consumer";
+import { handleSearch } from "./tempo/search-route";
+import { handleTagsV1, handleTagsV2, handleTagValues } from "./tempo/tags-route";
+import { handleTempoTrace } from "./tempo/trace-by-id";
+import { handleEcho, handleBuildInfo } from "./tempo/status-route";
 
 export { TraceAssembler } from "./assembler/trace-object";
+export { SearchPartition } from "./search/partition";
 
 const router = Router<Request & { params: Record<string, string> }, [Env, ExecutionContext]>({
 	catch: (error: unknown) => errorResponse(error),
@@ -31,6 +36,17 @@ router
 	.all("/v1/traces/:traceId", () => methodNotAllowed("GET"))
 	.get("/v1/traces/:traceId/live", (request, env) => handleLive(request, env, request.params.traceId!))
 	.all("/v1/traces/:traceId/live", () => methodNotAllowed("GET"))
+	// Grafana's Tempo data source (the Tempo HTTP API, read scope).
+	.get("/api/echo", (request, env) => handleEcho(request, env))
+	.get("/api/status/buildinfo", (request, env) => handleBuildInfo(request, env))
+	.get("/api/v2/traces/:traceId", (request, env) => handleTempoTrace(request, env, request.params.traceId!, "v2"))
+	.get("/api/traces/:traceId", (request, env) => handleTempoTrace(request, env, request.params.traceId!, "v1"))
+	.get("/api/search", (request, env) => handleSearch(request, env))
+	.get("/api/v2/search/tags", (request, env) => handleTagsV2(request, env))
+	.get("/api/v2/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v2"))
+	.get("/api/search/tags", (request, env) => handleTagsV1(request, env))
+	.get("/api/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v1"))
+	.all("/api/*", () => methodNotAllowed("GET"))
 	.get("/", (request) => handleRoot(request))
 	.get("/ui", () => viewerWithoutSlash())
 	.all("*", (request) => errorResponse(new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`)));

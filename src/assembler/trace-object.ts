@@ -14,6 +14,7 @@ import { objectName, traceKey, type TraceAddress } from "../trace-address";
 import { assembleChunks, assembleTrace } from "./assemble";
 import { SpanStore, type IncomingSpan } from "./span-store";
 import { summarizeTrace, summaryMetadata } from "./summary";
+import { TraceSearchHooks } from "../search/trace-hooks";
 
 export interface IngestResult {
 	/** Spans stored for the first time. */
@@ -92,6 +93,8 @@ export class TraceAssembler extends DurableObject<Env> {
 	readonly #stitchOptions: StitchOptions;
 	readonly #store: SpanStore;
 	readonly #live: Subscribers;
+	/** Search index writes at three moments: first span, finalization, merge (src/search/trace-hooks.ts). */
+	readonly #search: TraceSearchHooks;
 	/** Moves to the parent trace run one after another; concurrent ingests queue behind. */
 	#moving: Promise<void> = Promise.resolve();
 
@@ -107,6 +110,7 @@ export class TraceAssembler extends DurableObject<Env> {
 		// can run before the constructor returns.
 		this.#store = new SpanStore(ctx.storage.sql);
 		this.#live = new Subscribers(ctx);
+		this.#search = new TraceSearchHooks(env, ctx, this.#store);
 	}
 
 	/** A live subscription (the WebSocket upgrade of GET /v1/traces/{id}/live, forwarded by the router). */
@@ -264,6 +268,14 @@ export class TraceAssembler extends DurableObject<Env> {
 			await this.#finalize(address);
 			return;
 		}
+		// Search: an index write that failed after finalization or merge, retried with the same backoff.
+		if (this.#search.retryDue) {
+			if (!(await this.#search.retry(address))) {
+				await this.#retryLater("search index write", "partition unavailable");
+				return;
+			}
+			this.#store.setMeta("failedAttempts", undefined);
+		}
 		const doneAt = this.#store.meta<Finalized>("finalized")?.at ?? this.#store.meta<MergeRecord & { at: number }>("mergedInto")?.at ?? 0;
 		if (Date.now() >= doneAt + this.#config.retentionMs) {
 			// R2 holds the trace (or its redirect): a late span after this starts afresh and merges
@@ -296,6 +308,8 @@ export class TraceAssembler extends DurableObject<Env> {
 			if (wasIdle && this.#store.meta<Finalized>("finalized")) frames.unshift(reopenedFrame());
 			this.#live.broadcast(...frames);
 		}
+		// Search (a): the first accepted span writes an open index entry, after the reply.
+		if (added.length > 0 && !this.#mergedInto) this.#search.opened(this.#address!, added);
 		if (added.length > 0 && !this.#mergedInto) {
 			const now = Date.now();
 			if (wasIdle) this.#store.setMeta("firstPendingAt", now);
@@ -316,6 +330,7 @@ export class TraceAssembler extends DurableObject<Env> {
 		const key = traceKey(address);
 		let spanCount: number;
 		let storedBytes: number;
+		let written: Uint8Array;
 		try {
 			// Requests interleave with these awaits: spans that arrive meanwhile get a higher seq,
 			// stay pending, and are written next time.
@@ -331,6 +346,7 @@ export class TraceAssembler extends DurableObject<Env> {
 			const summary = summarizeTrace(trace);
 			spanCount = summary.spanCount;
 			storedBytes = trace.length;
+			written = trace;
 			await this.env.TRACES.put(key, trace, {
 				httpMetadata: { contentType: "application/x-protobuf" },
 				customMetadata: summaryMetadata(summary, address.traceId, this.#merges, this.#refusals, this.#store.meta<number>("droppedSpans") ?? 0),
@@ -352,6 +368,11 @@ export class TraceAssembler extends DurableObject<Env> {
 			this.#store.setMeta("firstPendingAt", undefined);
 			this.ctx.storage.setAlarm(now + this.#config.retentionMs);
 			this.#live.broadcast(finalizedFrame(spanCount, key));
+		}
+		// Search (b): the finalized trace replaces its index entry. A failure is retried by the alarm
+		// (unless spans are pending: their finalization writes a newer entry anyway).
+		if (!(await this.#search.finalized(address, written, now)) && this.#store.pending.length === 0) {
+			await this.#retryLater("search index write", "partition unavailable");
 		}
 	}
 
@@ -464,6 +485,8 @@ export class TraceAssembler extends DurableObject<Env> {
 			this.#live.closeAll("trace merged into another");
 		}
 		if (this.#store.pending.length === 0) this.ctx.storage.setAlarm(Date.now() + this.#config.retentionMs);
+		// Search (c): this trace now lives in the parent's entry; its own becomes a tombstone.
+		if (!(await this.#search.merged(address))) await this.#retryLater("search tombstone write", "partition unavailable");
 	}
 
 	/** The parent refused (a cycle): this trace stays on its own, and says so. */

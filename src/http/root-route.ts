@@ -10,6 +10,7 @@ const DESCRIPTION = {
 	read: "GET /v1/traces/{traceId}",
 	stitch: "POST /v1/stitch",
 	live: "GET /v1/traces/{traceId}/live (WebSocket)",
+	tempo: "GET /api/search, /api/v2/traces/{traceId}, /api/v2/search/tags (Grafana's Tempo data source)",
 	viewer: `GET ${VIEWER_PATH}`,
 };
 

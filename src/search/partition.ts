@@ -1,0 +1,264 @@
+// One index partition (a tenant's hour, one shard): a Durable Object whose SQLite table holds one
+// row per trace. Writing an entry is one row written (a WITHOUT ROWID table keyed by trace id, no
+// other index); searching scans the hour's rows, which is cheap (rows read cost a thousandth of rows
+// written), filtering in SQL first and matching exactly in code.
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import type { TraceEntry, ValueType } from "./entry";
+import { compileQuery, type CompiledQuery, type MatchedSpan } from "./match";
+import { EntryState, parseTerm, type IndexRow } from "./row";
+import { parseTraceQL } from "./traceql";
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS traces (
+	trace_id TEXT PRIMARY KEY,
+	state INTEGER NOT NULL,
+	version INTEGER NOT NULL,
+	start_ms INTEGER NOT NULL,
+	end_ms INTEGER NOT NULL,
+	start_key TEXT NOT NULL,
+	duration_ns INTEGER NOT NULL,
+	min_span_ns INTEGER NOT NULL,
+	max_span_ns INTEGER NOT NULL,
+	error INTEGER NOT NULL,
+	root_service TEXT,
+	root_name TEXT,
+	terms TEXT NOT NULL,
+	entry TEXT NOT NULL
+) WITHOUT ROWID`;
+
+// The row replaces the stored one only when newer: an open entry (version 0) never overwrites a
+// finalized one, a late retry of an older finalization never overwrites a newer one, and nothing
+// overwrites a merge tombstone. A skipped update writes no row.
+const UPSERT = `INSERT INTO traces (trace_id, state, version, start_ms, end_ms, start_key, duration_ns, min_span_ns, max_span_ns, error, root_service, root_name, terms, entry)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (trace_id) DO UPDATE SET state = excluded.state, version = excluded.version, start_ms = excluded.start_ms, end_ms = excluded.end_ms,
+	start_key = excluded.start_key, duration_ns = excluded.duration_ns, min_span_ns = excluded.min_span_ns, max_span_ns = excluded.max_span_ns,
+	error = excluded.error, root_service = excluded.root_service, root_name = excluded.root_name, terms = excluded.terms, entry = excluded.entry
+WHERE excluded.version > traces.version`;
+
+export interface PartitionSearch {
+	query: string;
+	startMs: number;
+	endMs: number;
+	limit: number;
+	spss: number;
+}
+
+export interface SearchHit {
+	traceId: string;
+	version: number;
+	startNs: string;
+	startKey: string;
+	durationMs: number;
+	rootServiceName?: string;
+	rootTraceName?: string;
+	services: Record<string, [number, number]>;
+	matched: number;
+	spans: MatchedSpan[];
+}
+
+export interface PartitionResult {
+	hits: SearchHit[];
+	/** Rows the prefilter let through and that were matched exactly. */
+	inspected: number;
+	/** Whether the partition ran out of rows before `limit` hits. */
+	exhausted: boolean;
+}
+
+export interface TagNames {
+	resource: string[];
+	span: string[];
+}
+
+export interface PartitionTagValue {
+	type: "string" | "int" | "float" | "bool";
+	value: string;
+}
+
+/** Which values a tag-values request asks for. */
+export type TagTarget = { kind: "attribute"; scope: "resource" | "span" | "any"; key: string } | { kind: "name" | "rootName" | "rootServiceName" | "statusMessage" };
+
+/** Keys per scope and values per key the tag catalog keeps in memory; beyond them it stops adding. */
+const CATALOG_MAX_KEYS = 1_000;
+const CATALOG_MAX_VALUES = 1_000;
+const TYPE_NAMES: Record<ValueType, PartitionTagValue["type"]> = { s: "string", i: "int", d: "float", b: "bool" };
+
+/** Tag names and values seen in this partition, rebuilt from the rows when the object starts. */
+class TagCatalog {
+	/** scope ("r", "s", "n" span names, "R" root names, "S" root services, "m" status messages) -> key -> value -> type */
+	readonly scopes = new Map<string, Map<string, Map<string, ValueType>>>();
+
+	addRow(terms: string, rootService: string | null, rootName: string | null): void {
+		for (const line of terms.split("\n")) {
+			if (line === "") continue;
+			if (line[0] === "n") {
+				this.#add("n", "", line.slice(1).replace(/\\(\\|n)/g, (_, c: string) => (c === "n" ? "\n" : "\\")), "s");
+				continue;
+			}
+			const parsed = parseTerm(line);
+			if (parsed) this.#add(parsed.scope, parsed.key, parsed.value, parsed.type);
+		}
+		if (rootService !== null) this.#add("S", "", rootService, "s");
+		if (rootName !== null) this.#add("R", "", rootName, "s");
+	}
+
+	keys(scope: "r" | "s"): string[] {
+		return [...(this.scopes.get(scope)?.keys() ?? [])];
+	}
+
+	values(scope: string, key: string): PartitionTagValue[] {
+		const values = this.scopes.get(scope)?.get(key);
+		return values ? [...values].map(([value, type]) => ({ type: TYPE_NAMES[type], value })) : [];
+	}
+
+	#add(scope: string, key: string, value: string, type: ValueType): void {
+		let keys = this.scopes.get(scope);
+		if (!keys) this.scopes.set(scope, (keys = new Map()));
+		let values = keys.get(key);
+		if (!values) {
+			if (keys.size >= CATALOG_MAX_KEYS) return;
+			keys.set(key, (values = new Map()));
+		}
+		if (values.size < CATALOG_MAX_VALUES && !values.has(value)) values.set(value, type);
+	}
+}
+
+export class SearchPartition extends DurableObject<Env> {
+	readonly #sql: SqlStorage;
+	#catalog: TagCatalog | undefined;
+	readonly #queries = new Map<string, CompiledQuery>();
+	/** Rows written by entry writes since the object started (tests and the benchmark read it). */
+	#rowsWritten = 0;
+
+	/** The table is created by the first write: a search of an hour nobody wrote to leaves no storage. */
+	#hasTable: boolean;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.#sql = ctx.storage.sql;
+		this.#hasTable = this.#sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'traces'").toArray().length > 0;
+	}
+
+	/** Writes entries (each replaces the stored row of its trace only if newer). */
+	async put(rows: IndexRow[]): Promise<{ rowsWritten: number }> {
+		if (!this.#hasTable) {
+			this.#sql.exec(SCHEMA);
+			this.#hasTable = true;
+		}
+		let written = 0;
+		for (const row of rows) {
+			const cursor = this.#sql.exec(UPSERT, row.traceId, row.state, row.version, row.startMs, row.endMs, row.startKey, row.durationNs, row.minSpanNs, row.maxSpanNs, row.error, row.rootService, row.rootName, row.terms, row.entry);
+			written += cursor.rowsWritten;
+			if (cursor.rowsWritten > 0 && row.state !== EntryState.Merged) this.#catalog?.addRow(row.terms, row.rootService, row.rootName);
+		}
+		this.#rowsWritten += written;
+		return { rowsWritten: written };
+	}
+
+	/** Traces in [startMs, endMs] with a span matching the query, newest first, at most `limit`. */
+	async search(request: PartitionSearch): Promise<PartitionResult> {
+		if (!this.#hasTable) return { hits: [], inspected: 0, exhausted: true };
+		const compiled = this.#compiled(request.query);
+		const { sql, params } = compiled.prefilter;
+		const n = params.length;
+		const candidates = this.#sql
+			.exec<{ trace_id: string }>(
+				`SELECT trace_id FROM traces WHERE state < 2 AND start_ms <= ?${n + 1} AND end_ms >= ?${n + 2} AND ${sql} ORDER BY start_key DESC`,
+				...params,
+				request.endMs,
+				request.startMs,
+			)
+			.toArray();
+		const hits: SearchHit[] = [];
+		let inspected = 0;
+		for (const { trace_id } of candidates) {
+			if (hits.length >= request.limit) return { hits, inspected, exhausted: false };
+			const row = this.#sql.exec<{ version: number; start_key: string; entry: string }>("SELECT version, start_key, entry FROM traces WHERE trace_id = ?", trace_id).toArray()[0];
+			if (!row) continue;
+			inspected++;
+			const entry = JSON.parse(row.entry) as TraceEntry;
+			const match = compiled.match(entry, request.spss);
+			if (!match) continue;
+			const durationNs = BigInt(entry.endNs) - BigInt(entry.startNs);
+			hits.push({
+				traceId: entry.traceId,
+				version: row.version,
+				startNs: entry.startNs,
+				startKey: row.start_key,
+				durationMs: Number(durationNs > 0n ? durationNs / 1_000_000n : 0n),
+				rootServiceName: entry.rootServiceName,
+				rootTraceName: entry.rootName,
+				services: entry.services,
+				matched: match.matched,
+				spans: match.spans,
+			});
+		}
+		return { hits, inspected, exhausted: true };
+	}
+
+	async tagNames(): Promise<TagNames> {
+		const catalog = this.#tagCatalog();
+		return { resource: catalog.keys("r"), span: catalog.keys("s") };
+	}
+
+	async tagValues(target: TagTarget): Promise<PartitionTagValue[]> {
+		const catalog = this.#tagCatalog();
+		switch (target.kind) {
+			case "attribute": {
+				if (target.scope === "any") return [...catalog.values("r", target.key), ...catalog.values("s", target.key)];
+				return catalog.values(target.scope === "resource" ? "r" : "s", target.key);
+			}
+			case "name":
+				return catalog.values("n", "");
+			case "rootName":
+				return catalog.values("R", "");
+			case "rootServiceName":
+				return catalog.values("S", "");
+			case "statusMessage":
+				return this.#statusMessages();
+		}
+	}
+
+	/** Rows written by entry writes since the object started, and rows stored. */
+	async stats(): Promise<{ rowsWritten: number; rows: number }> {
+		if (!this.#hasTable) return { rowsWritten: 0, rows: 0 };
+		const rows = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM traces").one().n;
+		return { rowsWritten: this.#rowsWritten, rows };
+	}
+
+	#compiled(text: string): CompiledQuery {
+		let compiled = this.#queries.get(text);
+		if (!compiled) {
+			const parsed = parseTraceQL(text);
+			// The router parsed it already; a failure here means the two disagree.
+			if (!parsed.ok) throw parsed.error;
+			compiled = compileQuery(parsed.query);
+			if (this.#queries.size > 64) this.#queries.clear();
+			this.#queries.set(text, compiled);
+		}
+		return compiled;
+	}
+
+	#tagCatalog(): TagCatalog {
+		if (!this.#catalog) {
+			const catalog = new TagCatalog();
+			if (this.#hasTable) for (const row of this.#sql.exec<{ terms: string; root_service: string | null; root_name: string | null }>("SELECT terms, root_service, root_name FROM traces WHERE state < 2")) {
+				catalog.addRow(row.terms, row.root_service, row.root_name);
+			}
+			this.#catalog = catalog;
+		}
+		return this.#catalog;
+	}
+
+	/** Status messages are not in the catalog (they are rare); read them from the entries when asked. */
+	#statusMessages(): PartitionTagValue[] {
+		const seen = new Set<string>();
+		if (!this.#hasTable) return [];
+		for (const row of this.#sql.exec<{ entry: string }>("SELECT entry FROM traces WHERE state < 2 AND error = 1 LIMIT 1000")) {
+			const entry = JSON.parse(row.entry) as TraceEntry;
+			for (const span of entry.spans) if (span[8]) seen.add(span[8]);
+			if (seen.size >= CATALOG_MAX_VALUES) break;
+		}
+		return [...seen].map((value) => ({ type: "string", value }));
+	}
+}

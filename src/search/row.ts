@@ -1,0 +1,116 @@
+// An entry as one row of an index partition: scalar columns that SQL filters on (time, durations,
+// error, root), a `terms` text of the trace's distinct facts that `instr` can test, and the entry
+// itself as JSON for exact per-span matching. One row per trace, keyed by trace id alone, so that
+// replacing it is one row written (the table has no other index: each would be another row).
+import type { TraceEntry, ValueType } from "./entry";
+
+export const enum EntryState {
+	/** Written at the trace's first span: the facts of that first batch. */
+	Open = 0,
+	/** Written after each successful finalization: the whole trace. */
+	Final = 1,
+	/** The trace was merged into another: never listed on its own again. */
+	Merged = 2,
+}
+
+export interface IndexRow {
+	traceId: string;
+	state: EntryState;
+	/** A row replaces the stored one only with a higher version: 0 for open, the finalization time after. */
+	version: number;
+	startMs: number;
+	endMs: number;
+	/** startNs zero-padded to 20 digits: sorts as text in time order. */
+	startKey: string;
+	durationNs: number;
+	minSpanNs: number;
+	maxSpanNs: number;
+	error: 0 | 1;
+	rootService: string | null;
+	rootName: string | null;
+	terms: string;
+	entry: string;
+}
+
+/** The version of a merge tombstone: no later entry of the same id replaces it. */
+export const MERGED_VERSION = Number.MAX_SAFE_INTEGER;
+
+export function rowOf(entry: TraceEntry, state: EntryState, version: number): IndexRow {
+	const start = BigInt(entry.startNs);
+	const end = BigInt(entry.endNs);
+	let minSpanNs = Number.MAX_SAFE_INTEGER;
+	let maxSpanNs = 0;
+	let error: 0 | 1 = 0;
+	const terms = new Set<string>();
+	for (const group of entry.resources) for (const index of group) terms.add(pairTerm("r", entry, index));
+	for (const span of entry.spans) {
+		minSpanNs = Math.min(minSpanNs, span[3]);
+		maxSpanNs = Math.max(maxSpanNs, span[3]);
+		if (span[5] === 2) error = 1;
+		terms.add(nameTerm(span[1]));
+		for (const index of span[7]) terms.add(pairTerm("s", entry, index));
+	}
+	for (const [, errors] of Object.values(entry.services)) if (errors > 0) error = 1;
+	if (entry.spans.length === 0) minSpanNs = 0;
+	return {
+		traceId: entry.traceId,
+		state,
+		version,
+		startMs: Number(start / 1_000_000n),
+		endMs: Number(end / 1_000_000n),
+		startKey: entry.startNs.padStart(20, "0"),
+		durationNs: Number(end > start ? end - start : 0n),
+		minSpanNs,
+		maxSpanNs,
+		error,
+		rootService: entry.rootServiceName ?? null,
+		rootName: entry.rootName ?? null,
+		terms: `\n${[...terms].join("\n")}\n`,
+		entry: JSON.stringify(entry),
+	};
+}
+
+/** A tombstone: what a merged trace leaves in its partition. */
+export function mergedRow(traceId: string): IndexRow {
+	return { traceId, state: EntryState.Merged, version: MERGED_VERSION, startMs: 0, endMs: 0, startKey: "", durationNs: 0, minSpanNs: 0, maxSpanNs: 0, error: 0, rootService: null, rootName: null, terms: "", entry: "" };
+}
+
+/**
+ * One line of `terms`: scope (`r` resource, `s` span), value type, the key's length, `:`, key, `=`,
+ * value. Newlines and backslashes are escaped so that a line never spans two facts, and the length
+ * makes a key holding `=` unambiguous: `instr(terms, "\n<term>\n")` is an exact test.
+ */
+export function term(scope: "r" | "s", type: ValueType, key: string, value: string | number | boolean): string {
+	const k = escape(key);
+	return `${scope}${type}${k.length}:${k}=${escape(String(value))}`;
+}
+
+export function nameTerm(name: string): string {
+	return `n${escape(name)}`;
+}
+
+function pairTerm(scope: "r" | "s", entry: TraceEntry, index: number): string {
+	const [key, type, value] = entry.values[index]!;
+	return term(scope, type, key, value);
+}
+
+function escape(text: string): string {
+	return text.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+}
+
+/** The inverse of `term` for the tag catalog: undefined for name lines and malformed ones. */
+export function parseTerm(line: string): { scope: "r" | "s"; type: ValueType; key: string; value: string } | undefined {
+	const scope = line[0];
+	const type = line[1];
+	if ((scope !== "r" && scope !== "s") || (type !== "s" && type !== "i" && type !== "d" && type !== "b")) return undefined;
+	const colon = line.indexOf(":", 2);
+	const length = Number(line.slice(2, colon));
+	if (colon < 0 || !Number.isSafeInteger(length)) return undefined;
+	const eq = colon + 1 + length;
+	if (line[eq] !== "=") return undefined;
+	return { scope, type, key: unescape(line.slice(colon + 1, eq)), value: unescape(line.slice(eq + 1)) };
+}
+
+function unescape(text: string): string {
+	return text.replace(/\\(\\|n)/g, (_, c: string) => (c === "n" ? "\n" : "\\"));
+}

@@ -1,0 +1,185 @@
+// The search index with real trace objects, partitions and R2: open traces are listed within
+// seconds of their first span, finalization replaces the entry, reopened traces update, merged
+// children disappear into their parent, tenants are isolated, partitions roll over by hour, and
+// each trace costs at most two index rows written.
+import { describe, expect, it } from "vitest";
+import { env, exports } from "cloudflare:workers";
+import { BASE, finalizeNow, postTraces, protobufRequest, randomHex, type SpanSpec } from "./helpers";
+import { partitionFor, PARTITION_MS } from "../src/search/partitions";
+
+const MS = 1_000_000n;
+const nowNs = () => BigInt(Date.now()) * MS;
+
+interface SearchJson {
+	traces?: {
+		traceID: string;
+		rootServiceName: string;
+		rootTraceName?: string;
+		startTimeUnixNano: string;
+		durationMs?: number;
+		spanSets: { spans: { spanID: string; name: string; attributes?: unknown[] }[]; matched: number }[];
+		serviceStats?: Record<string, { spanCount?: number; errorCount?: number }>;
+	}[];
+}
+
+async function search(q: string, params: Record<string, string> = {}, auth = "Bearer test-token"): Promise<SearchJson> {
+	const url = new URL(`${BASE}/api/search`);
+	url.searchParams.set("q", q);
+	for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+	const response = await exports.default.fetch(new Request(url, { headers: { authorization: auth } }));
+	const text = await response.text();
+	if (response.status !== 200) throw new Error(`search ${q}: ${response.status} ${text}`);
+	return JSON.parse(text) as SearchJson;
+}
+
+/** Polls a search until `found` holds (index writes after ingest are asynchronous by design). */
+async function eventually(q: string, found: (result: SearchJson) => boolean, params: Record<string, string> = {}, auth?: string): Promise<SearchJson> {
+	const deadline = Date.now() + 5_000;
+	for (;;) {
+		const result = await search(q, params, auth);
+		if (found(result)) return result;
+		if (Date.now() > deadline) throw new Error(`${q}: not found in time: ${JSON.stringify(result).slice(0, 500)}`);
+		await new Promise((r) => setTimeout(r, 50));
+	}
+}
+
+const ids = (result: SearchJson) => (result.traces ?? []).map((t) => t.traceID);
+
+async function send(spans: SpanSpec[], token = "test-token"): Promise<void> {
+	const response = await postTraces(protobufRequest(spans), { headers: { authorization: `Bearer ${token}` } });
+	expect(response.status).toBe(200);
+	await response.arrayBuffer();
+}
+
+function trace(service: string, extra: Partial<SpanSpec> = {}) {
+	const traceId = randomHex(16);
+	const rootId = randomHex(8);
+	const start = nowNs() - 2_000n * MS;
+	const spans: SpanSpec[] = [
+		{ traceId, spanId: rootId, name: `GET /${service}`, service, kind: 2, startNs: start, endNs: start + 300n * MS, attributes: { "http.response.status_code": 200 }, ...extra },
+		{ traceId, spanId: randomHex(8), parentSpanId: rootId, name: "query", service: `${service}-db`, kind: 3, startNs: start + 10n * MS, endNs: start + 50n * MS, attributes: { "db.system": "sqlite" } },
+	];
+	return { traceId, rootId, start, spans };
+}
+
+describe("search index", () => {
+	it("lists an open trace within seconds of its first span, then the finalized trace once", async () => {
+		const t = trace("open-svc");
+		await send([t.spans[0]!]);
+		// Open: listed by {} and matched on the spans that opened it, before any finalization.
+		await eventually("{}", (r) => ids(r).includes(t.traceId), { limit: "100" });
+		const open = await eventually('{resource.service.name="open-svc"}', (r) => ids(r).includes(t.traceId));
+		expect(open.traces![0]).toMatchObject({ traceID: t.traceId, rootServiceName: "open-svc", rootTraceName: "GET /open-svc" });
+		await send([t.spans[1]!]);
+		await finalizeNow(t.traceId);
+		// Finalized: the second batch's spans are searchable too, and the trace is listed once.
+		const final = await eventually('{resource.service.name="open-svc-db" && span.db.system="sqlite"}', (r) => ids(r).includes(t.traceId));
+		expect(final.traces!.filter((x) => x.traceID === t.traceId)).toHaveLength(1);
+		const hit = final.traces!.find((x) => x.traceID === t.traceId)!;
+		expect(hit.spanSets[0]!.matched).toBe(1);
+		expect(hit.spanSets[0]!.spans[0]!.name).toBe("query");
+		expect(hit.serviceStats).toEqual({ "open-svc": { spanCount: 1 }, "open-svc-db": { spanCount: 1 } });
+		expect(hit.startTimeUnixNano).toBe(String(t.start));
+		expect(hit.durationMs).toBe(300);
+	});
+
+	it("writes at most two index rows per trace: one at the first span, one at finalization", async () => {
+		const t = trace("rows-svc");
+		await send([t.spans[0]!]);
+		await eventually('{resource.service.name="rows-svc"}', (r) => ids(r).includes(t.traceId));
+		await send([t.spans[1]!]);
+		await send([{ ...t.spans[1]!, spanId: randomHex(8) }]);
+		const partition = env.SEARCH_PARTITION.getByName(partitionFor("", t.traceId, Number(t.start / MS), Date.now()));
+		const before = (await partition.stats()).rowsWritten;
+		await finalizeNow(t.traceId);
+		await eventually('{resource.service.name="rows-svc-db"}', (r) => ids(r).includes(t.traceId));
+		const after = (await partition.stats()).rowsWritten;
+		// The batches after the first wrote nothing to the index; finalization wrote one row.
+		expect(after - before).toBe(1);
+	});
+
+	it("updates a reopened trace at its next finalization, listing it once", async () => {
+		const t = trace("reopen-svc");
+		await send(t.spans);
+		await finalizeNow(t.traceId);
+		await eventually('{resource.service.name="reopen-svc"}', (r) => ids(r).includes(t.traceId));
+		const late: SpanSpec = { traceId: t.traceId, spanId: randomHex(8), parentSpanId: t.rootId, name: "late", service: "reopen-late", startNs: t.start + 100n * MS, endNs: t.start + 200n * MS, statusCode: 2 };
+		await send([late]);
+		expect((await search('{resource.service.name="reopen-late"}')).traces ?? []).toHaveLength(0);
+		await new Promise((r) => setTimeout(r, 1_100)); // MIN_REWRITE_INTERVAL_MS
+		await finalizeNow(t.traceId);
+		const result = await eventually('{resource.service.name="reopen-late" && status=error}', (r) => ids(r).includes(t.traceId));
+		expect(result.traces!.find((x) => x.traceID === t.traceId)!.serviceStats!["reopen-late"]).toEqual({ spanCount: 1, errorCount: 1 });
+		expect(ids(await search('{resource.service.name=~"reopen-.*"}')).filter((id) => id === t.traceId)).toHaveLength(1);
+	});
+
+	it("never lists a merged child on its own; its spans are found under the parent", async () => {
+		const parent = trace("merge-parent");
+		await send(parent.spans);
+		const childId = randomHex(16);
+		const child: SpanSpec = {
+			traceId: childId,
+			spanId: randomHex(8),
+			name: "child-root",
+			service: "merge-child",
+			startNs: parent.start + 20n * MS,
+			endNs: parent.start + 40n * MS,
+			attributes: { "http.request.header.traceparent": [`00-${parent.traceId}-${parent.rootId}-01`] },
+		};
+		await send([child]);
+		await finalizeNow(parent.traceId);
+		const result = await eventually('{resource.service.name="merge-child"}', (r) => ids(r).includes(parent.traceId));
+		expect(ids(result)).not.toContain(childId);
+		const all = await search("{}", { limit: "1000" });
+		expect(ids(all)).not.toContain(childId);
+		expect(ids(all).filter((id) => id === parent.traceId)).toHaveLength(1);
+	});
+
+	it("keeps tenants apart: traces, tag names and tag values", async () => {
+		const t = trace("acme-only-svc", { attributes: { "acme.secret": "s3" } });
+		await send(t.spans, "acme-token");
+		await finalizeNow(t.traceId, "acme");
+		await eventually('{resource.service.name="acme-only-svc"}', (r) => ids(r).includes(t.traceId), {}, "Bearer acme-token");
+		expect(await search('{resource.service.name="acme-only-svc"}', {}, "Bearer globex-token")).toEqual({});
+		expect(ids(await search("{}", { limit: "1000" }))).not.toContain(t.traceId);
+		const tags = async (token: string) => (await (await exports.default.fetch(new Request(`${BASE}/api/v2/search/tags`, { headers: { authorization: `Bearer ${token}` } }))).json()) as { scopes: { name: string; tags: string[] }[] };
+		expect((await tags("acme-token")).scopes.find((s) => s.name === "span")!.tags).toContain("acme.secret");
+		expect((await tags("globex-token")).scopes.find((s) => s.name === "span")!.tags).not.toContain("acme.secret");
+		const values = async (token: string) => (await (await exports.default.fetch(new Request(`${BASE}/api/v2/search/tag/resource.service.name/values`, { headers: { authorization: `Bearer ${token}` } }))).json()) as { tagValues: { type: string; value: string }[] };
+		expect((await values("acme-token")).tagValues).toContainEqual({ type: "string", value: "acme-only-svc" });
+		expect((await values("globex-token")).tagValues.map((v) => v.value)).not.toContain("acme-only-svc");
+	});
+
+	it("rolls over to a new partition each hour; a search covers the hours of its range, newest first", async () => {
+		const hourNs = BigInt(PARTITION_MS) * MS;
+		const base = (nowNs() / hourNs - 5n) * hourNs; // five hours ago, on the hour
+		const older = trace("rollover-svc");
+		const newer = trace("rollover-svc");
+		const at = (t: ReturnType<typeof trace>, start: bigint) => t.spans.map((s) => ({ ...s, startNs: s.startNs! - t.start + start, endNs: s.endNs! - t.start + start }));
+		await send(at(older, base + 30n * 60_000n * MS));
+		await send(at(newer, base + hourNs + 30n * 60_000n * MS));
+		await finalizeNow(older.traceId);
+		await finalizeNow(newer.traceId);
+		const p1 = partitionFor("", older.traceId, Number((base + 30n * 60_000n * MS) / MS), Date.now());
+		const p2 = partitionFor("", newer.traceId, Number((base + hourNs + 30n * 60_000n * MS) / MS), Date.now());
+		expect(p1).not.toBe(p2);
+		const sec = (ns: bigint) => String(ns / 1_000_000_000n);
+		const both = await eventually('{resource.service.name="rollover-svc"}', (r) => ids(r).length === 2, { start: sec(base), end: sec(base + 2n * hourNs) });
+		expect(ids(both)).toEqual([newer.traceId, older.traceId]);
+		const limited = await search('{resource.service.name="rollover-svc"}', { start: sec(base), end: sec(base + 2n * hourNs), limit: "1" });
+		expect(ids(limited)).toEqual([newer.traceId]);
+		const firstHour = await search('{resource.service.name="rollover-svc"}', { start: sec(base), end: sec(base + 50n * 60_000n * MS) });
+		expect(ids(firstHour)).toEqual([older.traceId]);
+	});
+
+	it("finds a truncated trace (per-trace span limit reached)", async () => {
+		const traceId = randomHex(16);
+		const start = nowNs() - 1_000n * MS;
+		const spans: SpanSpec[] = Array.from({ length: 1_100 }, (_, i) => ({ traceId, spanId: randomHex(8), name: `op-${i % 7}`, service: "truncated-svc", startNs: start + BigInt(i) * MS, endNs: start + BigInt(i + 1) * MS }));
+		await send(spans.slice(0, 600));
+		await send(spans.slice(600));
+		await finalizeNow(traceId);
+		const result = await eventually('{resource.service.name="truncated-svc" && name="op-3"}', (r) => ids(r).includes(traceId));
+		expect(result.traces![0]!.serviceStats!["truncated-svc"]!.spanCount).toBe(1_000);
+	});
+});
