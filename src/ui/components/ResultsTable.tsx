@@ -40,12 +40,14 @@ function ResultRow({ trace, status }: { trace: SearchTrace; status: ResultStatus
 	const stats = Object.values(trace.serviceStats ?? {});
 	const spans = stats.reduce((n, s) => n + (s.spanCount ?? 0), 0);
 	const errors = stats.reduce((n, s) => n + (s.errorCount ?? 0), 0);
-	const url = traceUrl(trace.traceID.padStart(32, "0"));
+	// Tempo's API may print ids without leading zeros; the viewer always shows and links all 32 digits.
+	const traceId = trace.traceID.padStart(32, "0");
+	const url = traceUrl(traceId);
 	return (
-		<tr data-trace-id={trace.traceID} class={errors > 0 ? "has-error" : ""} onClick={() => navigate(url)}>
+		<tr data-trace-id={traceId} class={errors > 0 ? "has-error" : ""} onClick={() => navigate(url)}>
 			<td class="mono">
 				<a href={url} onClick={(e) => (e.stopPropagation(), onLinkClick(e, url))}>
-					{trace.traceID.slice(0, 16)}
+					{traceId.slice(0, 16)}
 				</a>
 			</td>
 			<td>
