@@ -10,7 +10,8 @@ import type { Browser } from "playwright-core";
 
 const spans = Number(option("spans", "10000"));
 const rounds = Number(option("rounds", "5"));
-const QUIET_MS = 3000;
+// Long enough for the open-trace rounds to finish while the trace is still open.
+const QUIET_MS = 20_000;
 
 // Runs in the page from its first byte: the moment the first span row is in the DOM, then the
 // frame after it (when it has been painted), in ms since navigation start.
@@ -79,7 +80,7 @@ try {
 	const head = await fetch(`${server.url}/v1/traces/${trace.traceId}`, { method: "HEAD" });
 	if (head.headers.get("x-trace-status") !== "partial") console.error("note: the trace was no longer open during the open-trace rounds");
 	// Finalized: read from R2 by the object for the snapshot.
-	for (let waited = 0; waited < 60_000; waited += 500) {
+	for (let waited = 0; waited < QUIET_MS + 60_000; waited += 500) {
 		const h = await fetch(`${server.url}/v1/traces/${trace.traceId}`, { method: "HEAD" });
 		if (h.headers.get("x-trace-status") === "complete") break;
 		await new Promise((r) => setTimeout(r, 500));

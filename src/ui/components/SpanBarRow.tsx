@@ -1,5 +1,6 @@
 // One span: the name column (indent by depth, a toggle for its subtree, service colour, name) and
 // its bar on the trace's time axis. Hooks for tests: data-span-id and data-depth.
+import { Component } from "preact";
 import type { SpanRow } from "../trace/trace-model.ts";
 import { formatDurationUs } from "../trace/format.ts";
 import { serviceColor } from "../trace/service-colors.ts";
@@ -19,7 +20,21 @@ export interface SpanBarRowProps {
 	collapsed: boolean;
 }
 
-export function SpanBarRow({ row, top, height, traceStartUs, traceDurationUs, selected, collapsed }: SpanBarRowProps) {
+/** Re-rendered only when its own props change: scrolling mounts the rows coming into view and leaves the rest alone. */
+export class SpanBarRow extends Component<SpanBarRowProps> {
+	override shouldComponentUpdate(next: SpanBarRowProps): boolean {
+		const p = this.props;
+		return (
+			p.row !== next.row || p.top !== next.top || p.selected !== next.selected || p.collapsed !== next.collapsed || p.traceStartUs !== next.traceStartUs || p.traceDurationUs !== next.traceDurationUs
+		);
+	}
+
+	override render(props: SpanBarRowProps) {
+		return <SpanBarRowView {...props} />;
+	}
+}
+
+function SpanBarRowView({ row, top, height, traceStartUs, traceDurationUs, selected, collapsed }: SpanBarRowProps) {
 	const { span, depth, childCount, orphan } = row;
 	const color = serviceColor(span.service);
 	const left = ((span.startUs - traceStartUs) / traceDurationUs) * 100;

@@ -85,10 +85,11 @@ function applyFrame(traceId: string, frame: LiveFrame): void {
 	switch (frame.type) {
 		case "snapshot":
 			trace.model.add(frame.resourceSpans);
-			updateTrace(() => ({ status: frame.status, loaded: frame.last || trace.loaded }));
+			if (trace.status !== frame.status || frame.last) updateTrace(() => ({ status: frame.status, loaded: frame.last || trace.loaded }));
+			else renderSoon();
 			break;
 		case "spans":
-			if (trace.model.add(frame.resourceSpans) > 0) updateTrace(() => ({}));
+			if (trace.model.add(frame.resourceSpans) > 0) renderSoon();
 			break;
 		case "merged":
 			updateTrace((t) => ({ merged: unionNotes(t.merged, [{ traceId: frame.traceId, detail: frame.rule }]) }));
@@ -113,6 +114,25 @@ function applyFrame(traceId: string, frame: LiveFrame): void {
 			updateTrace(() => ({ error: frame.message }));
 			break;
 	}
+}
+
+let renderPending = false;
+
+/**
+ * Spans land in the model at once; the page shows them at the next frame, so a snapshot of many
+ * frames, or a burst of batches, costs one re-layout of the rows instead of one per frame. A hidden
+ * tab gets no animation frames: the timer catches up there.
+ */
+function renderSoon(): void {
+	if (renderPending) return;
+	renderPending = true;
+	const render = () => {
+		if (!renderPending) return;
+		renderPending = false;
+		updateTrace(() => ({}));
+	};
+	requestAnimationFrame(render);
+	setTimeout(render, 250);
 }
 
 /** `<id>:<rule>,...` (x-trace-merged, x-trace-refused-merges). */
