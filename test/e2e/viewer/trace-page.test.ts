@@ -130,6 +130,27 @@ describe("trace page", () => {
 		await session.close();
 	});
 
+	it("follows a trace that is merged into its caller's while it is watched", async () => {
+		const demo = demoTrace();
+		// The demo's first export is a callee's callee: its own trace until the callers' spans arrive.
+		const [first, ...rest] = demo.requests as { resourceSpans: { scopeSpans: { spans: { traceId: string }[] }[] }[] }[];
+		const calleeId = first!.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+		expect(demo.childTraceIds).toContain(calleeId);
+		await post(first);
+		const session = await openSession(browser, server.url, { token: TOKEN });
+		const { page } = session;
+		await page.goto(`${server.url}/ui/trace/${calleeId}`);
+		await page.waitForSelector('[data-connection="live"]');
+		expect(await page.textContent("[data-trace-header-id]")).toBe(calleeId);
+		await expect.poll(async () => (await shownDepths(page)).size).toBeGreaterThan(0);
+		for (const request of rest) await post(request);
+		await page.waitForSelector(`[data-merged-from="${calleeId}"]`, { timeout: 15_000 });
+		await expect.poll(() => page.textContent("[data-trace-header-id]"), { timeout: 15_000 }).toBe(demo.traceId);
+		await expect.poll(async () => (await shownDepths(page)).size, { timeout: 15_000 }).toBe(demo.spanCount);
+		session.check();
+		await session.close();
+	});
+
 	it("asks for a token on 401, then shows the trace; the token stays out of every URL and can be forgotten", async () => {
 		const demo = demoTrace();
 		for (const request of demo.requests) await post(request);
