@@ -11,7 +11,11 @@ import type { Browser } from "playwright-core";
 const spans = Number(option("spans", "10000"));
 const rounds = Number(option("rounds", "5"));
 // Long enough for the open-trace rounds to finish while the trace is still open.
-const QUIET_MS = 20_000;
+const QUIET_MS = 60_000;
+// As deployed: the API wants a token, and the browser has one stored (the viewer then opens the
+// live socket beside its first request instead of after it).
+const TOKEN = "bench-viewer-token";
+const TOKEN_SCRIPT = `localStorage.setItem("trace-assembler.token", ${JSON.stringify(TOKEN)});`;
 
 // Runs in the page from its first byte: the moment the first span row is in the DOM, then the
 // frame after it (when it has been painted), in ms since navigation start.
@@ -43,7 +47,7 @@ const SCROLL_PROBE = `new Promise((done) => {
 
 async function loadTimes(browser: Browser, url: string): Promise<{ firstRowsMs: number; allSpansMs: number }> {
 	const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-	await context.addInitScript(PAINT_PROBE);
+	await context.addInitScript(TOKEN_SCRIPT + PAINT_PROBE);
 	const page = await context.newPage();
 	await page.goto(url);
 	await page.waitForSelector(`[data-span-count="${spans}"]`, { timeout: 60_000 });
@@ -56,11 +60,13 @@ async function loadTimes(browser: Browser, url: string): Promise<{ firstRowsMs: 
 
 /** Scrolls the waterfall from top to bottom, one screen per frame, and returns each frame's duration. */
 async function scrollFrames(browser: Browser, url: string): Promise<{ frames: number[]; rowsInDom: number }> {
-	const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+	const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+	await context.addInitScript(TOKEN_SCRIPT);
+	const page = await context.newPage();
 	await page.goto(url);
 	await page.waitForSelector(`[data-span-count="${spans}"]`, { timeout: 60_000 });
 	const result = (await page.evaluate(SCROLL_PROBE)) as { frames: number[]; rowsInDom: number };
-	await page.close();
+	await context.close();
 	return result;
 }
 
@@ -68,20 +74,20 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
 console.error(`bench-viewer: a ${spans}-span trace, ${rounds} page loads each open and finalized; starting wrangler dev ...`);
-const server = await startDevServer({ vars: { ALLOW_ANONYMOUS: "true", QUIET_PERIOD_MS: String(QUIET_MS), MAX_TRACE_AGE_MS: "600000" } });
+const server = await startDevServer({ vars: { AUTH_TOKENS: TOKEN, QUIET_PERIOD_MS: String(QUIET_MS), MAX_TRACE_AGE_MS: "600000" } });
 const browser = await launchChromium();
 try {
 	const trace = bigTrace(spans);
-	await postBigTrace(server.url, trace);
+	await postBigTrace(server.url, trace, TOKEN);
 	const url = `${server.url}/ui/trace/${trace.traceId}`;
 	await loadTimes(browser, url); // warm-up: compiles the Worker's paths and the page's script
 	const open: { firstRowsMs: number; allSpansMs: number }[] = [];
 	for (let i = 0; i < rounds; i++) open.push(await loadTimes(browser, url));
-	const head = await fetch(`${server.url}/v1/traces/${trace.traceId}`, { method: "HEAD" });
+	const head = await fetch(`${server.url}/v1/traces/${trace.traceId}`, { method: "HEAD", headers: { authorization: `Bearer ${TOKEN}` } });
 	if (head.headers.get("x-trace-status") !== "partial") console.error("note: the trace was no longer open during the open-trace rounds");
 	// Finalized: read from R2 by the object for the snapshot.
 	for (let waited = 0; waited < QUIET_MS + 60_000; waited += 500) {
-		const h = await fetch(`${server.url}/v1/traces/${trace.traceId}`, { method: "HEAD" });
+		const h = await fetch(`${server.url}/v1/traces/${trace.traceId}`, { method: "HEAD", headers: { authorization: `Bearer ${TOKEN}` } });
 		if (h.headers.get("x-trace-status") === "complete") break;
 		await new Promise((r) => setTimeout(r, 500));
 	}

@@ -16,11 +16,20 @@ export class ApiError extends Error {
 	}
 }
 
+/** The server answered this page without a 401 before. */
+let answeredWithoutAuthError = false;
+
+/** A token is stored, or the server has not asked for one: a WebSocket need not wait for a first answer. */
+export function authLikelyAccepted(): boolean {
+	return storedToken() !== undefined || answeredWithoutAuthError;
+}
+
 export async function apiFetch(path: string, init: RequestInit = {}): Promise<Response> {
 	const headers = new Headers(init.headers);
 	const token = storedToken();
 	if (token) headers.set("authorization", `Bearer ${token}`);
 	const response = await fetch(path, { ...init, headers });
+	answeredWithoutAuthError = response.status !== 401;
 	if (response.status === 401) {
 		const message = await errorMessage(response);
 		setState((s) => ({ auth: { ...s.auth, needed: true, message: token ? message : undefined, hasToken: token !== undefined } }));
@@ -52,6 +61,7 @@ export function saveToken(token: string): void {
 
 export function dropToken(): void {
 	forgetToken();
+	answeredWithoutAuthError = false;
 	setState((s) => ({ auth: { ...s.auth, hasToken: false, epoch: s.auth.epoch + 1 } }));
 }
 

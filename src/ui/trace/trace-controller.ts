@@ -2,7 +2,7 @@
 // merges, refusals, dropped spans; a 308 when the id was merged into another trace), and the live
 // socket for the spans themselves — its snapshot holds everything so far, then deltas follow.
 import type { LiveFrame } from "../../live/frame-types.ts";
-import { apiFetch, errorMessage, isAuthRequired } from "../api/client.ts";
+import { apiFetch, authLikelyAccepted, errorMessage, isAuthRequired } from "../api/client.ts";
 import { LiveSocket } from "../live/live-socket.ts";
 import { emptyTrace, getState, setState, updateTrace, type MergeNote } from "../state/store.ts";
 
@@ -17,11 +17,30 @@ export async function openTrace(requestedId: string): Promise<void> {
 		updateTrace(() => ({ error: `${JSON.stringify(requestedId.slice(0, 64))} is not a trace id: expected up to 32 hex digits`, connection: "closed" }));
 		return;
 	}
+	// The snapshot is the slow part of a big trace: ask for it at once, beside the headers, when the
+	// server is likely to accept us (a failed upgrade cannot be told from a network error, and a
+	// browser logs it, so with no token and no answer yet the headers go first).
+	if (authLikelyAccepted()) connect(id);
 	const headers = await readHeaders(id);
-	if (headers === "auth" || getState().trace.requestedId !== id) return;
-	if (!headers.readable) return updateTrace(() => ({ connection: "closed" }));
-	if (headers.traceId !== id) updateTrace(() => ({ traceId: headers.traceId, mergedFrom: id }));
-	connect(headers.traceId);
+	if (getState().trace.requestedId !== id) return;
+	if (headers === "auth" || !headers.readable) {
+		closeTrace();
+		if (headers !== "auth") updateTrace(() => ({ connection: "closed" }));
+		return;
+	}
+	if (headers.traceId !== id) follow(headers.traceId);
+	else if (!socket) connect(id);
+}
+
+/** The trace shown was merged into `target` (a 308, or a `redirect` frame): show that one, saying so. */
+function follow(target: string): void {
+	if (socket?.traceId === target) return; // The other signal got there first.
+	closeTrace();
+	setState((s) => ({ trace: { ...emptyTrace(s.trace.requestedId), traceId: target, mergedFrom: s.trace.mergedFrom ?? s.trace.traceId } }));
+	connect(target);
+	void readHeaders(target).then((h) => {
+		if (h !== "auth" && h.readable && h.traceId !== target && getState().trace.traceId === target) follow(h.traceId);
+	});
 }
 
 /** 1-32 hex digits in either case, left-padded as Tempo prints ids without leading zeros. */
@@ -103,12 +122,7 @@ function applyFrame(traceId: string, frame: LiveFrame): void {
 			updateTrace(() => ({ status: "partial" }));
 			break;
 		case "redirect":
-			// This trace was merged into another while we watched: show that one instead.
-			closeTrace();
-			setState((s) => ({ trace: { ...emptyTrace(s.trace.requestedId), traceId: frame.traceId, mergedFrom: s.trace.mergedFrom ?? s.trace.traceId } }));
-			void readHeaders(frame.traceId).then((h) => {
-				if (h !== "auth" && h.readable && getState().trace.traceId === frame.traceId) connect(frame.traceId);
-			});
+			follow(frame.traceId);
 			break;
 		case "error":
 			updateTrace(() => ({ error: frame.message }));
