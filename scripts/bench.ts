@@ -1,4 +1,4 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--search [--search-runs 40]]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
 //  - ingest throughput and request latency for protobuf and JSON (512 spans over 64 traces per
 //    request, traces continuing over 8 requests, 4 concurrent clients), interleaved round by round
@@ -8,6 +8,7 @@
 //  - delay from a trace's last span to its R2 object beyond the quiet period, under load;
 //  - read latency of a 10,000-span trace, open and finalized; memory an object holds per span;
 //  - 10,000 traces open at once.
+// The search section (scripts/lib/search-bench.ts) runs last; --search runs only it.
 // --profile also prints where workerd spends its CPU during one protobuf run (V8's sampling profiler
 // through wrangler's inspector; function names and lines refer to wrangler's bundle).
 // The machine is shared and noisy: each figure is the median of the rounds, and ratios compare
@@ -28,6 +29,12 @@ const { splitRequest } = await import("../src/ingest/split.ts");
 const { SpanStore } = await import("../src/assembler/span-store.ts");
 const { forEachSpan } = await import("../src/otlp/wire.ts");
 const { spanIdentity } = await import("../src/otlp/span-facts.ts");
+
+if (hasFlag("search")) {
+	const { searchBench } = await import("./lib/search-bench.ts");
+	process.stdout.write(`${(await searchBench()).markdown}\n`);
+	process.exit(0);
+}
 
 const rounds = Number(option("rounds", "3"));
 const requests = Number(option("requests", "120"));
@@ -307,3 +314,7 @@ try {
 } finally {
 	await Promise.all(servers.map((s) => s.stop()));
 }
+
+// Search: its own servers, after the ones above have stopped.
+const { searchBench } = await import("./lib/search-bench.ts");
+process.stdout.write(`\n${(await searchBench()).markdown}\n`);

@@ -10,8 +10,8 @@ import { readSpanFacts } from "../otlp/span-facts";
 import { forEachSpan, TracesDataWriter } from "../otlp/wire";
 import { traceKey, type TraceAddress } from "../trace-address";
 import { buildEntry } from "./entry";
-import { partitionFor } from "./partitions";
-import { EntryState, mergedRow, rowOf, type IndexRow } from "./row";
+import { partitionFor, placedStartNs } from "./partitions";
+import { EntryState, mergedRow, rowOf, sortKeyOf, type IndexRow } from "./row";
 
 /** The part of the trace object's storage the hooks use: its meta table. */
 export interface MetaStore {
@@ -25,8 +25,13 @@ export interface HeldSpan {
 	readonly body: Uint8Array;
 }
 
-/** The partition of this trace's entry, chosen at its first span and kept for the object's life. */
-const PARTITION = "searchPartition";
+/** Where this trace's entry lives (partition and sort key), chosen at its first span and kept for the object's life. */
+const PARTITION = "searchEntry";
+
+interface EntryPlace {
+	partition: string;
+	sortKey: string;
+}
 /** "final" or "merged": an index write that failed and that the alarm retries. */
 const PENDING = "searchPending";
 
@@ -44,9 +49,8 @@ export class TraceSearchHooks {
 	/** (a) Spans were accepted by a trace that is not merged: the first time, write an open entry. */
 	opened(address: TraceAddress, added: readonly HeldSpan[]): void {
 		if (added.length === 0 || this.#store.meta<string>(PARTITION) !== undefined) return;
-		const first = readSpanFacts(added[0]!.body);
-		const partition = partitionFor(address.tenant, address.traceId, Number(first.startTimeUnixNano / 1_000_000n), Date.now());
-		this.#store.setMeta(PARTITION, partition);
+		const place = placeFor(address, readSpanFacts(added[0]!.body).startTimeUnixNano);
+		this.#store.setMeta(PARTITION, place);
 		const spans = [...added];
 		// After the ingest reply: the entry is built and written once this event's work is done.
 		this.#ctx.waitUntil(
@@ -54,10 +58,10 @@ export class TraceSearchHooks {
 				try {
 					const writer = new TracesDataWriter();
 					for (const span of spans) writer.add(span.group.resource, span.group.scope, span.body);
-					await this.#put(partition, rowOf(buildEntry(address.traceId, writer.finish()), EntryState.Open, 0));
+					await this.#put(place.partition, rowOf(buildEntry(address.traceId, writer.finish()), EntryState.Open, 0, place.sortKey));
 				} catch (e) {
 					// Best effort: the finalization's entry (retried until it lands) replaces this one anyway.
-					console.warn(`TraceAssembler ${address.traceId}: open search entry not written to ${partition}:`, e);
+					console.warn(`TraceAssembler ${address.traceId}: open search entry not written to ${place.partition}:`, e);
 				}
 			}),
 		);
@@ -68,13 +72,13 @@ export class TraceSearchHooks {
 	 * false when the write failed; the caller then retries through its alarm (see `retry`).
 	 */
 	async finalized(address: TraceAddress, trace: Uint8Array, at: number): Promise<boolean> {
-		const partition = this.#partition(address, trace);
+		const place = this.#place(address, trace);
 		try {
-			await this.#put(partition, rowOf(buildEntry(address.traceId, trace), EntryState.Final, at));
+			await this.#put(place.partition, rowOf(buildEntry(address.traceId, trace), EntryState.Final, at, place.sortKey));
 			if (this.#store.meta(PENDING) !== undefined) this.#store.setMeta(PENDING, undefined);
 			return true;
 		} catch (e) {
-			console.error(`TraceAssembler ${address.traceId}: search entry not written to ${partition}, will retry:`, e);
+			console.error(`TraceAssembler ${address.traceId}: search entry not written to ${place.partition}, will retry:`, e);
 			this.#store.setMeta(PENDING, "final");
 			return false;
 		}
@@ -82,15 +86,15 @@ export class TraceSearchHooks {
 
 	/** (c) This trace's spans now live in another trace: its own entry becomes a tombstone. */
 	async merged(address: TraceAddress): Promise<boolean> {
-		const partition = this.#store.meta<string>(PARTITION);
+		const place = this.#store.meta<EntryPlace>(PARTITION);
 		// No entry was ever written from this object: nothing to hide.
-		if (partition === undefined || this.#store.meta(PENDING) === "done-merged") return true;
+		if (place === undefined || this.#store.meta(PENDING) === "done-merged") return true;
 		try {
-			await this.#put(partition, mergedRow(address.traceId));
+			await this.#put(place.partition, mergedRow(address.traceId, place.sortKey));
 			this.#store.setMeta(PENDING, "done-merged");
 			return true;
 		} catch (e) {
-			console.error(`TraceAssembler ${address.traceId}: search tombstone not written to ${partition}, will retry:`, e);
+			console.error(`TraceAssembler ${address.traceId}: search tombstone not written to ${place.partition}, will retry:`, e);
 			this.#store.setMeta(PENDING, "merged");
 			return false;
 		}
@@ -117,15 +121,14 @@ export class TraceSearchHooks {
 		return this.finalized(address, trace, object.uploaded.getTime());
 	}
 
-	#partition(address: TraceAddress, trace: Uint8Array): string {
-		let partition = this.#store.meta<string>(PARTITION);
-		if (partition === undefined) {
-			// An object that wrote no open entry (its storage was freed after retention, then a late span
-			// came): file the trace under its first span, as an open entry would have been.
-			partition = partitionFor(address.tenant, address.traceId, earliestStartMs(trace), Date.now());
-			this.#store.setMeta(PARTITION, partition);
+	#place(address: TraceAddress, trace: Uint8Array): EntryPlace {
+		let place = this.#store.meta<EntryPlace>(PARTITION);
+		if (place === undefined) {
+			// An object that wrote no open entry: file the trace under its earliest span.
+			place = placeFor(address, earliestStartNs(trace));
+			this.#store.setMeta(PARTITION, place);
 		}
-		return partition;
+		return place;
 	}
 
 	async #put(partition: string, row: IndexRow): Promise<void> {
@@ -133,11 +136,18 @@ export class TraceSearchHooks {
 	}
 }
 
-function earliestStartMs(trace: Uint8Array): number {
+function earliestStartNs(trace: Uint8Array): bigint {
 	let start: bigint | undefined;
 	forEachSpan(trace, (_resource, _scope, body) => {
 		const facts = readSpanFacts(body);
 		if (start === undefined || facts.startTimeUnixNano < start) start = facts.startTimeUnixNano;
 	});
-	return Number((start ?? 0n) / 1_000_000n);
+	return start ?? 0n;
+}
+
+/** The partition and sort key of a trace whose first accepted span started at `startNs`. */
+export function placeFor(address: TraceAddress, startNs: bigint): EntryPlace {
+	const now = Date.now();
+	const placed = placedStartNs(startNs, now);
+	return { partition: partitionFor(address.tenant, address.traceId, Number(placed / 1_000_000n), now), sortKey: sortKeyOf(placed) };
 }
