@@ -25,7 +25,7 @@ import type { Load } from "./lib/bench-load.ts";
 const { buildLoad } = await import("./lib/bench-load.ts");
 const { ExportTraceServiceRequestSchema } = await import("../src/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts");
 const { splitRequest } = await import("../src/ingest/split.ts");
-const { SpanStore } = await import("../src/assembler/span-store.ts");
+const { PartStore } = await import("../src/assembler/part-store.ts");
 const { forEachSpan } = await import("../src/otlp/wire.ts");
 const { spanIdentity } = await import("../src/otlp/span-facts.ts");
 
@@ -100,15 +100,14 @@ function decodeFloor(load: Load, encoding: Encoding): { full: number; split: num
 
 /**
  * What a trace's object keeps in its isolate's memory per buffered span: the object's own span
- * store (src/assembler/span-store.ts) fed the same batches, here in Node, where a full garbage
+ * store (src/assembler/part-store.ts) fed the same batches, here in Node, where a full garbage
  * collection can be forced before and after. SQLite is a stub: on Cloudflare the database is not
  * in the isolate's 128 MB. Each batch is copied first, as an RPC delivers it.
  */
 function objectMemoryPerSpan(batches: Uint8Array[], spans: number): number {
 	const collect = (globalThis as { gc?: () => void }).gc;
 	if (!collect) return Number.NaN;
-	const rows = { toArray: () => [], one: () => ({ id: ++groupIds }), [Symbol.iterator]: function* () {} };
-	let groupIds = 0;
+	const rows = { toArray: () => [], rowsRead: 0, rowsWritten: 0, [Symbol.iterator]: function* () {} };
 	const sql = { exec: () => rows } as unknown as SqlStorage;
 	const measure = () => {
 		collect();
@@ -116,12 +115,12 @@ function objectMemoryPerSpan(batches: Uint8Array[], spans: number): number {
 		return usage.heapUsed + usage.arrayBuffers;
 	};
 	const before = measure();
-	const store = new SpanStore(sql);
+	const store = new PartStore(sql);
 	for (const batch of batches) {
 		const copy = new Uint8Array(batch);
 		const incoming: { resourceHead: Uint8Array; scopeHead: Uint8Array; body: Uint8Array; identity: Uint8Array }[] = [];
 		forEachSpan(copy, (resourceHead, scopeHead, body) => incoming.push({ resourceHead, scopeHead, body, identity: spanIdentity(body) }));
-		store.add(incoming, { spans: Number.MAX_SAFE_INTEGER, bytes: Number.MAX_SAFE_INTEGER });
+		store.add({ tenant: "", traceId: "bench" }, incoming, { spans: Number.MAX_SAFE_INTEGER, bytes: Number.MAX_SAFE_INTEGER }, Date.now(), copy);
 	}
 	const after = measure();
 	if (store.pending.length !== spans) throw new Error(`span store holds ${store.pending.length} of ${spans} spans`);

@@ -6,6 +6,8 @@ import type { TraceAssembler } from "./assembler/trace-object";
 export interface Env extends ConfigEnv {
 	TRACE_ASSEMBLER: DurableObjectNamespace<TraceAssembler>;
 	TRACES: R2Bucket;
+	/** "true" counts billed units in memory and serves them at GET /debug/usage (src/metering/usage.ts). */
+	COUNT_USAGE?: string;
 }
 
 declare global {

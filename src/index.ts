@@ -11,6 +11,8 @@ import { errorResponse } from "./http/respond";
 import { preflight, withCors } from "./http/cors";
 import { loadConfig } from "./config";
 import { tailStream } from "./tail/consumer";
+import { handleUsage } from "./http/usage-route";
+import { countUsage, enableUsageCounting } from "./metering/usage";
 
 export { TraceAssembler } from "./assembler/trace-object";
 
@@ -27,11 +29,14 @@ router
 	.all("/v1/traces/:traceId", () => methodNotAllowed("GET"))
 	.get("/v1/traces/:traceId/live", (request, env) => handleLive(request, env, request.params.traceId!))
 	.all("/v1/traces/:traceId/live", () => methodNotAllowed("GET"))
+	.get("/debug/usage", (request, env) => handleUsage(request, env))
 	.get("/", () => Response.json({ service: "workers-trace-assembler", ingest: "POST /v1/traces", read: "GET /v1/traces/{traceId}", stitch: "POST /v1/stitch", live: "GET /v1/traces/{traceId}/live (WebSocket)" }))
 	.all("*", (request) => errorResponse(new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`)));
 
 export default {
 	async fetch(request, env, ctx) {
+		enableUsageCounting(env);
+		if (!request.url.includes("/debug/usage")) countUsage("workerRequests");
 		let origins: string[] = [];
 		try {
 			origins = loadConfig(env).corsOrigins;
