@@ -37,9 +37,9 @@ function zero(): UsageCounts {
 	return { rowsWritten: 0, rowsRead: 0, alarmsSet: 0, deleteAlls: 0, objectCalls: 0, alarmsRun: 0, r2ClassA: 0, r2ClassB: 0, workerRequests: 0 };
 }
 
-/** Turns counting on for this isolate when the environment says COUNT_USAGE=true. */
+/** Turns counting on for this isolate when the environment says COUNT_USAGE=true (it stays on). */
 export function enableUsageCounting(env: { COUNT_USAGE?: string | boolean }): void {
-	enabled = env.COUNT_USAGE === true || env.COUNT_USAGE === "true";
+	if (env.COUNT_USAGE === true || env.COUNT_USAGE === "true") enabled = true;
 }
 
 export function usageCountingEnabled(): boolean {
