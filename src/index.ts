@@ -15,6 +15,8 @@ import { handleSearch } from "./tempo/search-route";
 import { handleTagsV1, handleTagsV2, handleTagValues } from "./tempo/tags-route";
 import { handleTempoTrace } from "./tempo/trace-by-id";
 import { handleEcho, handleBuildInfo } from "./tempo/status-route";
+import { handleUsage } from "./http/usage-route";
+import { countUsage, enableUsageCounting } from "./metering/usage";
 
 export { TraceAssembler } from "./assembler/trace-object";
 export { SearchPartition } from "./search/partition";
@@ -43,11 +45,14 @@ router
 	.get("/api/search/tags", (request, env) => handleTagsV1(request, env))
 	.get("/api/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v1"))
 	.all("/api/*", () => methodNotAllowed("GET"))
+	.get("/debug/usage", (request, env) => handleUsage(request, env))
 	.get("/", () => Response.json({ service: "workers-trace-assembler", ingest: "POST /v1/traces", read: "GET /v1/traces/{traceId}", stitch: "POST /v1/stitch", live: "GET /v1/traces/{traceId}/live (WebSocket)", tempo: "GET /api/search, /api/v2/traces/{traceId}, /api/v2/search/tags (Grafana's Tempo data source)" }))
 	.all("*", (request) => errorResponse(new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`)));
 
 export default {
 	async fetch(request, env, ctx) {
+		enableUsageCounting(env);
+		if (!request.url.includes("/debug/usage")) countUsage("workerRequests");
 		let origins: string[] = [];
 		try {
 			origins = loadConfig(env).corsOrigins;

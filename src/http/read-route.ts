@@ -7,6 +7,7 @@ import type { Env } from "../env";
 import { tracesDataToJson } from "../otlp/json-out";
 import { CONTENT_TYPE, type Encoding } from "../otlp/responses";
 import { objectName, parseTraceId, traceKey, type TraceAddress } from "../trace-address";
+import { countUsage } from "../metering/usage";
 import { HttpError } from "./errors";
 import { errorResponse, objectFailure } from "./respond";
 
@@ -29,6 +30,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 				dropped: view.droppedSpans > 0 ? String(view.droppedSpans) : "",
 			});
 		}
+		countUsage("r2ClassB");
 		const object = await env.TRACES.get(traceKey(address));
 		if (!object) throw new HttpError(404, `trace ${address.traceId} not found`);
 		const metadata = object.customMetadata ?? {};

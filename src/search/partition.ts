@@ -4,6 +4,7 @@
 // written), filtering in SQL first and matching exactly in code.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
+import { countUsage, enableUsageCounting, execCounted } from "../metering/usage";
 import type { TraceEntry, ValueType } from "./entry";
 import { compileQuery, type CompiledQuery, type MatchedSpan } from "./match";
 import { EntryState, parseTerm, type IndexRow } from "./row";
@@ -146,14 +147,16 @@ export class SearchPartition extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
+		enableUsageCounting(env);
 		this.#sql = ctx.storage.sql;
 		this.#hasTable = this.#sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'traces'").toArray().length > 0;
 	}
 
 	/** Writes entries (each replaces the stored row of its trace only if newer). */
 	async put(rows: IndexRow[]): Promise<{ rowsWritten: number }> {
+		countUsage("objectCalls");
 		if (!this.#hasTable) {
-			this.#sql.exec(SCHEMA);
+			execCounted(this.#sql, SCHEMA);
 			this.#hasTable = true;
 		}
 		let written = 0;
@@ -161,6 +164,8 @@ export class SearchPartition extends DurableObject<Env> {
 			const [b0, b1, b2, b3, b4, b5] = row.bloom;
 			const cursor = this.#sql.exec(UPSERT, row.sortKey, row.traceId, row.state, row.version, row.startMs, row.endMs, row.startKey, row.durationNs, row.minSpanNs, row.maxSpanNs, row.error, row.rootService, row.rootName, b0!, b1!, b2!, b3!, b4!, b5!, row.terms, row.entry);
 			written += cursor.rowsWritten;
+			countUsage("rowsWritten", cursor.rowsWritten);
+			countUsage("rowsRead", cursor.rowsRead);
 			if (cursor.rowsWritten > 0 && row.state !== EntryState.Merged) this.#catalog?.addRow(row.terms, row.rootService, row.rootName);
 		}
 		this.#rowsWritten += written;
@@ -175,7 +180,13 @@ export class SearchPartition extends DurableObject<Env> {
 	 * row can displace one, and the scan stops.
 	 */
 	async search(request: PartitionSearch): Promise<PartitionResult> {
+		countUsage("objectCalls");
 		if (!this.#hasTable) return { hits: [], inspected: 0, exhausted: true };
+		const result = this.#search(request);
+		return result;
+	}
+
+	#search(request: PartitionSearch): PartitionResult {
 		const compiled = this.#compiled(request.query);
 		const { sql, params } = compiled.prefilter;
 		const n = params.length;
@@ -189,7 +200,10 @@ export class SearchPartition extends DurableObject<Env> {
 		let inspected = 0;
 		let kth: string | undefined;
 		for (const row of rows) {
-			if (kth !== undefined && row.sort_key < kth) return { hits: newest([...hits.values()], request.limit), inspected, exhausted: false };
+			if (kth !== undefined && row.sort_key < kth) {
+				countUsage("rowsRead", rows.rowsRead);
+				return { hits: newest([...hits.values()], request.limit), inspected, exhausted: false };
+			}
 			inspected++;
 			const entry = JSON.parse(row.entry) as TraceEntry;
 			const match = compiled.match(entry, request.spss);
@@ -212,15 +226,18 @@ export class SearchPartition extends DurableObject<Env> {
 			});
 			if (hits.size >= request.limit) kth = newest([...hits.values()], request.limit).at(-1)!.startKey;
 		}
+		countUsage("rowsRead", rows.rowsRead);
 		return { hits: newest([...hits.values()], request.limit), inspected, exhausted: true };
 	}
 
 	async tagNames(): Promise<TagNames> {
+		countUsage("objectCalls");
 		const catalog = this.#tagCatalog();
 		return { resource: catalog.keys("r"), span: catalog.keys("s") };
 	}
 
 	async tagValues(target: TagTarget): Promise<PartitionTagValue[]> {
+		countUsage("objectCalls");
 		const catalog = this.#tagCatalog();
 		switch (target.kind) {
 			case "attribute": {
