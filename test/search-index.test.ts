@@ -4,7 +4,8 @@
 // each trace costs at most two index rows written.
 import { describe, expect, it } from "vitest";
 import { env, exports } from "cloudflare:workers";
-import { BASE, finalizeNow, postTraces, protobufRequest, randomHex, type SpanSpec } from "./helpers";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { BASE, finalizeNow, postTraces, protobufRequest, randomHex, stubFor, type SpanSpec } from "./helpers";
 import { partitionFor, PARTITION_MS } from "../src/search/partitions";
 
 const MS = 1_000_000n;
@@ -181,6 +182,56 @@ describe("search index", () => {
 		await finalizeNow(traceId);
 		const result = await eventually('{resource.service.name="truncated-svc" && name="op-3"}', (r) => ids(r).includes(traceId));
 		expect(result.traces![0]!.serviceStats!["truncated-svc"]!.spanCount).toBe(1_000);
+	});
+});
+
+/** Rows a partition holds for one trace (tombstones included). */
+async function rowsFor(traceId: string, startNs: bigint, tenant = ""): Promise<{ state: number; sort_key: string }[]> {
+	const partition = env.SEARCH_PARTITION.getByName(partitionFor(tenant, traceId, Number(startNs / MS), Date.now()));
+	return runInDurableObject(partition, (_instance, state) => state.storage.sql.exec<{ state: number; sort_key: string }>("SELECT state, sort_key FROM traces WHERE trace_id = ?", traceId).toArray());
+}
+
+describe("search index across restarts and failures", () => {
+	it("keeps one row when the object restarts between the first span and finalization, and a late root moves the start earlier", async () => {
+		const t = trace("restart-svc");
+		const child = { ...t.spans[1]!, parentSpanId: t.rootId };
+		await send([child]);
+		await eventually('{resource.service.name="restart-svc-db"}', (r) => ids(r).includes(t.traceId));
+		await evictDurableObject(stubFor(t.traceId));
+		// The root arrives later and starts earlier than the first span the object accepted.
+		await send([t.spans[0]!]);
+		await finalizeNow(t.traceId);
+		const found = await eventually('{resource.service.name="restart-svc"}', (r) => ids(r).includes(t.traceId));
+		expect(found.traces!.find((x) => x.traceID === t.traceId)!.startTimeUnixNano).toBe(String(t.start));
+		const rows = await rowsFor(t.traceId, child.startNs!);
+		expect(rows).toHaveLength(1);
+		expect(rows[0]!.state).toBe(1);
+	});
+
+	it("retries a lost finalization entry from the alarm, reading the trace back from R2", async () => {
+		const t = trace("retry-svc");
+		// The open entry first (its write is asynchronous and, landing after the deletion below, would
+		// stand in for the lost one).
+		await send([t.spans[0]!]);
+		await eventually('{resource.service.name="retry-svc"}', (r) => ids(r).includes(t.traceId));
+		await send([t.spans[1]!]);
+		await finalizeNow(t.traceId);
+		await eventually('{resource.service.name="retry-svc-db"}', (r) => ids(r).includes(t.traceId));
+		// As if the partition write had failed: the entry is gone and the object's state says so.
+		const partition = env.SEARCH_PARTITION.getByName(partitionFor("", t.traceId, Number(t.start / MS), Date.now()));
+		await runInDurableObject(partition, (_instance, state) => void state.storage.sql.exec("DELETE FROM traces WHERE trace_id = ?", t.traceId).toArray());
+		expect(await rowsFor(t.traceId, t.start)).toEqual([]);
+		await runInDurableObject(stubFor(t.traceId), (_instance, state) => {
+			const row = state.storage.sql.exec<{ state: string }>("SELECT state FROM parts WHERE seq = 0").one();
+			const traceState = JSON.parse(row.state) as Record<string, unknown>;
+			state.storage.sql.exec("UPDATE parts SET state = ? WHERE seq = 0", JSON.stringify({ ...traceState, searchPending: "final" }));
+		});
+		await evictDurableObject(stubFor(t.traceId));
+		expect(await rowsFor(t.traceId, t.start)).toEqual([]);
+		expect(ids(await search('{resource.service.name="retry-svc"}'))).not.toContain(t.traceId);
+		expect(await runDurableObjectAlarm(stubFor(t.traceId))).toBe(true);
+		await eventually('{resource.service.name="retry-svc-db"}', (r) => ids(r).includes(t.traceId));
+		expect((await rowsFor(t.traceId, t.start)).map((r) => r.state)).toEqual([1]);
 	});
 });
 
