@@ -44,7 +44,9 @@ router
 	.get("/api/v2/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v2"))
 	.get("/api/search/tags", (request, env) => handleTagsV1(request, env))
 	.get("/api/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v1"))
-	.all("/api/*", () => methodNotAllowed("GET"))
+	// Grafana sends TraceQL metrics (`| rate()` ...) here: out of scope, said plainly.
+	.get("/api/metrics/*", () => errorResponse(new HttpError(400, "TraceQL metrics (| rate(), | count_over_time(), ...) are not supported: search with one spanset, {...}")))
+	.all("/api/*", (request) => (request.method === "GET" ? errorResponse(new HttpError(404, `no route for GET ${new URL(request.url).pathname}`)) : methodNotAllowed("GET")))
 	.get("/debug/usage", (request, env) => handleUsage(request, env))
 	.get("/", () => Response.json({ service: "workers-trace-assembler", ingest: "POST /v1/traces", read: "GET /v1/traces/{traceId}", stitch: "POST /v1/stitch", live: "GET /v1/traces/{traceId}/live (WebSocket)", tempo: "GET /api/search, /api/v2/traces/{traceId}, /api/v2/search/tags (Grafana's Tempo data source)" }))
 	.all("*", (request) => errorResponse(new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`)));

@@ -292,3 +292,20 @@ describe("partition prefilter", () => {
 		expect(newest.inspected).toBeLessThanOrEqual(6);
 	});
 });
+
+describe("partition writes", () => {
+	it("counts one row written per new entry, also in a batch of 500", async () => {
+		const { buildEntry } = await import("../src/search/entry");
+		const { EntryState, rowOf, sortKeyOf } = await import("../src/search/row");
+		const partition = env.SEARCH_PARTITION.getByName(`rows-test/${randomHex(4)}`);
+		const rows = Array.from({ length: 500 }, (_, i) => {
+			const traceId = randomHex(16);
+			const entry = buildEntry(traceId, protobufRequest([{ traceId, spanId: randomHex(8), name: `op-${i}`, startNs: nowNs() + BigInt(i) * MS }]));
+			return rowOf(entry, EntryState.Final, 1, sortKeyOf(BigInt(entry.startNs)));
+		});
+		expect((await partition.put(rows)).rowsWritten).toBe(500);
+		expect((await partition.stats()).rows).toBe(500);
+		// The same entries again with the same version: nothing changes, nothing is written.
+		expect((await partition.put(rows)).rowsWritten).toBe(0);
+	});
+});
