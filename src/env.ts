@@ -9,6 +9,8 @@ export interface Env extends ConfigEnv {
 	TRACES: R2Bucket;
 	/** The search index: one object per tenant, hour and shard (src/search/partitions.ts). */
 	SEARCH_PARTITION: DurableObjectNamespace<SearchPartition>;
+	/** "true" counts billed units in memory and serves them at GET /debug/usage (src/metering/usage.ts). */
+	COUNT_USAGE?: string;
 }
 
 declare global {

@@ -17,6 +17,8 @@ import { handleSearch } from "./tempo/search-route";
 import { handleTagsV1, handleTagsV2, handleTagValues } from "./tempo/tags-route";
 import { handleTempoTrace } from "./tempo/trace-by-id";
 import { handleEcho, handleBuildInfo } from "./tempo/status-route";
+import { handleUsage } from "./http/usage-route";
+import { countUsage, enableUsageCounting } from "./metering/usage";
 
 export { TraceAssembler } from "./assembler/trace-object";
 export { SearchPartition } from "./search/partition";
@@ -46,13 +48,18 @@ router
 	.get("/api/v2/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v2"))
 	.get("/api/search/tags", (request, env) => handleTagsV1(request, env))
 	.get("/api/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v1"))
-	.all("/api/*", () => methodNotAllowed("GET"))
+	// Grafana sends TraceQL metrics (`| rate()` ...) here: out of scope, said plainly.
+	.get("/api/metrics/*", () => errorResponse(new HttpError(400, "TraceQL metrics (| rate(), | count_over_time(), ...) are not supported: search with one spanset, {...}")))
+	.all("/api/*", (request) => (request.method === "GET" ? errorResponse(new HttpError(404, `no route for GET ${new URL(request.url).pathname}`)) : methodNotAllowed("GET")))
+	.get("/debug/usage", (request, env) => handleUsage(request, env))
 	.get("/", (request) => handleRoot(request))
 	.get("/ui", () => viewerWithoutSlash())
 	.all("*", (request) => errorResponse(new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`)));
 
 export default {
 	async fetch(request, env, ctx) {
+		enableUsageCounting(env);
+		if (!request.url.includes("/debug/usage")) countUsage("workerRequests");
 		let origins: string[] = [];
 		try {
 			origins = loadConfig(env).corsOrigins;

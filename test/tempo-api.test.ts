@@ -162,15 +162,19 @@ describe("Tempo API", () => {
 		["/api/v2/traces/0000", /invalid trace id/],
 		["/api/v2/search/tag/event.name/values", /unsupported tag/],
 		["/api/v2/search/tags?scope=event", /unsupported scope/],
+		["/api/metrics/query_range?q=" + encodeURIComponent("{} | rate()"), /TraceQL metrics/],
 	])("GET %s is a 400 with a plain message", async (path, message) => {
 		const response = await get(path);
 		expect(response.status).toBe(400);
 		expect(((await response.json()) as { message: string }).message).toMatch(message);
 	});
 
-	it("answers other methods on /api with 405", async () => {
+	it("answers other methods on /api with 405 and unknown GET routes with 404", async () => {
 		const response = await exports.default.fetch(new Request(`${BASE}/api/search`, { method: "POST", headers: { authorization: "Bearer test-token" } }));
 		expect(response.status).toBe(405);
 		await response.arrayBuffer();
+		const unknown = await get("/api/v3/nothing");
+		expect(unknown.status).toBe(404);
+		await unknown.arrayBuffer();
 	});
 });

@@ -7,6 +7,7 @@ import type { Env } from "../env";
 import { tracesDataToJson } from "../otlp/json-out";
 import { CONTENT_TYPE, type Encoding } from "../otlp/responses";
 import { objectName, parseTraceId, traceKey, type TraceAddress } from "../trace-address";
+import { countUsage } from "../metering/usage";
 import { HttpError } from "./errors";
 import { errorResponse, objectFailure } from "./respond";
 
@@ -29,7 +30,8 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 				dropped: view.droppedSpans > 0 ? String(view.droppedSpans) : "",
 			});
 		}
-		// HEAD (the viewer's status check) needs only the metadata.
+		// HEAD (the viewer's status check) needs only the metadata; either is one class B operation.
+		countUsage("r2ClassB");
 		const object: R2Object | R2ObjectBody | null = request.method === "HEAD" ? await env.TRACES.head(traceKey(address)) : await env.TRACES.get(traceKey(address));
 		if (!object) throw new HttpError(404, `trace ${address.traceId} not found`);
 		const metadata = object.customMetadata ?? {};

@@ -3,7 +3,7 @@
 // drops one that does), then the exact test in code, span by span, on the entries that pass.
 import type { EntrySpan, Pair, TraceEntry, ValueType } from "./entry";
 import { KEY_MAX_CHARS, VALUE_MAX_CHARS } from "./entry";
-import { nameTerm, term } from "./row";
+import { bloomPositions, nameTerm, term } from "./row";
 import { compileRegex, type Condition, type Expr, type Literal, type Query } from "./traceql";
 
 /** A span set as search returns it: the spans that matched, up to `spss` of them. */
@@ -188,16 +188,15 @@ function conditionPrefilter(condition: Condition, params: (string | number)[]): 
 			: value.type === "bool" ? [["b", value.value]]
 			: [];
 		if (forms.length === 0) return "0";
-		const terms = scopes.flatMap((scope) => forms.map(([type, v]) => `\n${term(scope, type, key, v)}\n`));
-		const names = bind(...terms);
-		return names ? `(${names.map((n) => `instr(terms, ${n}) > 0`).join(" OR ")})` : "1";
+		const terms = scopes.flatMap((scope) => forms.map(([type, v]) => term(scope, type, key, v)));
+		const tests = terms.map((t) => termTest(t, bind));
+		return tests.includes(undefined) ? "1" : `(${tests.join(" OR ")})`;
 	}
 	const numeric = typeof value.value === "number" ? value.value : undefined;
 	switch (field.name) {
 		case "name": {
 			if (operator !== "=" || value.type !== "string") return "1";
-			const names = bind(`\n${nameTerm(value.value.slice(0, VALUE_MAX_CHARS))}\n`);
-			return names ? `instr(terms, ${names[0]}) > 0` : "1";
+			return termTest(nameTerm(value.value.slice(0, VALUE_MAX_CHARS)), bind) ?? "1";
 		}
 		case "status":
 			if (operator === "=" && numeric === 2) return "error = 1";
@@ -225,6 +224,26 @@ function conditionPrefilter(condition: Condition, params: (string | number)[]): 
 		default:
 			return "1";
 	}
+}
+
+/**
+ * Whether a row's terms hold `t`: first its Bloom bits (integer tests that skip nearly every row
+ * without the term), then the exact text, so `instr` only runs on the few rows that pass.
+ */
+function termTest(t: string, bind: (...values: (string | number)[]) => string[] | undefined): string | undefined {
+	const bits = new Map<number, Set<number>>();
+	for (const [column, bit] of bloomPositions(t)) {
+		let set = bits.get(column);
+		if (!set) bits.set(column, (set = new Set()));
+		set.add(bit);
+	}
+	// Sums of distinct powers of two below 2^50: exact as JavaScript numbers (bitwise operators would cut them to 32 bits).
+	const masks = [...bits.values()].map((set) => [...set].reduce((sum, bit) => sum + 2 ** bit, 0));
+	const names = bind(...masks, `\n${t}\n`);
+	if (!names) return undefined;
+	const columns = [...bits.keys()];
+	const bloom = columns.map((column, i) => `(b${column} & ${names[i]}) = ${names[i]}`).join(" AND ");
+	return `(${bloom} AND instr(terms, ${names[columns.length]}) > 0)`;
 }
 
 // --- attributes shown with matched spans -----------------------------------------------------

@@ -4,13 +4,18 @@
 // written), filtering in SQL first and matching exactly in code.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
+import { countUsage, enableUsageCounting, execCounted } from "../metering/usage";
 import type { TraceEntry, ValueType } from "./entry";
 import { compileQuery, type CompiledQuery, type MatchedSpan } from "./match";
 import { EntryState, parseTerm, type IndexRow } from "./row";
 import { parseTraceQL } from "./traceql";
 
+// Column order matters for scans: the small columns that filters read come first, so SQLite finds
+// them in the part of each row stored in the table's leaf pages; the entry (often longer than
+// that part) comes last and is read only for rows that pass the filters.
 const SCHEMA = `CREATE TABLE IF NOT EXISTS traces (
-	trace_id TEXT PRIMARY KEY,
+	sort_key TEXT NOT NULL,
+	trace_id TEXT NOT NULL,
 	state INTEGER NOT NULL,
 	version INTEGER NOT NULL,
 	start_ms INTEGER NOT NULL,
@@ -22,18 +27,21 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS traces (
 	error INTEGER NOT NULL,
 	root_service TEXT,
 	root_name TEXT,
+	b0 INTEGER NOT NULL, b1 INTEGER NOT NULL, b2 INTEGER NOT NULL, b3 INTEGER NOT NULL, b4 INTEGER NOT NULL, b5 INTEGER NOT NULL,
 	terms TEXT NOT NULL,
-	entry TEXT NOT NULL
+	entry TEXT NOT NULL,
+	PRIMARY KEY (sort_key, trace_id)
 ) WITHOUT ROWID`;
 
 // The row replaces the stored one only when newer: an open entry (version 0) never overwrites a
 // finalized one, a late retry of an older finalization never overwrites a newer one, and nothing
 // overwrites a merge tombstone. A skipped update writes no row.
-const UPSERT = `INSERT INTO traces (trace_id, state, version, start_ms, end_ms, start_key, duration_ns, min_span_ns, max_span_ns, error, root_service, root_name, terms, entry)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (trace_id) DO UPDATE SET state = excluded.state, version = excluded.version, start_ms = excluded.start_ms, end_ms = excluded.end_ms,
+const UPSERT = `INSERT INTO traces (sort_key, trace_id, state, version, start_ms, end_ms, start_key, duration_ns, min_span_ns, max_span_ns, error, root_service, root_name, b0, b1, b2, b3, b4, b5, terms, entry)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (sort_key, trace_id) DO UPDATE SET state = excluded.state, version = excluded.version, start_ms = excluded.start_ms, end_ms = excluded.end_ms,
 	start_key = excluded.start_key, duration_ns = excluded.duration_ns, min_span_ns = excluded.min_span_ns, max_span_ns = excluded.max_span_ns,
-	error = excluded.error, root_service = excluded.root_service, root_name = excluded.root_name, terms = excluded.terms, entry = excluded.entry
+	error = excluded.error, root_service = excluded.root_service, root_name = excluded.root_name,
+	b0 = excluded.b0, b1 = excluded.b1, b2 = excluded.b2, b3 = excluded.b3, b4 = excluded.b4, b5 = excluded.b5, terms = excluded.terms, entry = excluded.entry
 WHERE excluded.version > traces.version`;
 
 export interface PartitionSearch {
@@ -77,6 +85,10 @@ export interface PartitionTagValue {
 
 /** Which values a tag-values request asks for. */
 export type TagTarget = { kind: "attribute"; scope: "resource" | "span" | "any"; key: string } | { kind: "name" | "rootName" | "rootServiceName" | "statusMessage" };
+
+function newest(hits: SearchHit[], limit: number): SearchHit[] {
+	return hits.sort((a, b) => (a.startKey < b.startKey ? 1 : a.startKey > b.startKey ? -1 : a.traceId < b.traceId ? 1 : -1)).slice(0, limit);
+}
 
 /** Keys per scope and values per key the tag catalog keeps in memory; beyond them it stops adding. */
 const CATALOG_MAX_KEYS = 1_000;
@@ -135,52 +147,72 @@ export class SearchPartition extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
+		enableUsageCounting(env);
 		this.#sql = ctx.storage.sql;
 		this.#hasTable = this.#sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'traces'").toArray().length > 0;
 	}
 
 	/** Writes entries (each replaces the stored row of its trace only if newer). */
 	async put(rows: IndexRow[]): Promise<{ rowsWritten: number }> {
+		countUsage("objectCalls");
 		if (!this.#hasTable) {
-			this.#sql.exec(SCHEMA);
+			execCounted(this.#sql, SCHEMA);
 			this.#hasTable = true;
 		}
 		let written = 0;
 		for (const row of rows) {
-			const cursor = this.#sql.exec(UPSERT, row.traceId, row.state, row.version, row.startMs, row.endMs, row.startKey, row.durationNs, row.minSpanNs, row.maxSpanNs, row.error, row.rootService, row.rootName, row.terms, row.entry);
+			const [b0, b1, b2, b3, b4, b5] = row.bloom;
+			const cursor = this.#sql.exec(UPSERT, row.sortKey, row.traceId, row.state, row.version, row.startMs, row.endMs, row.startKey, row.durationNs, row.minSpanNs, row.maxSpanNs, row.error, row.rootService, row.rootName, b0!, b1!, b2!, b3!, b4!, b5!, row.terms, row.entry);
 			written += cursor.rowsWritten;
+			countUsage("rowsWritten", cursor.rowsWritten);
+			countUsage("rowsRead", cursor.rowsRead);
 			if (cursor.rowsWritten > 0 && row.state !== EntryState.Merged) this.#catalog?.addRow(row.terms, row.rootService, row.rootName);
 		}
 		this.#rowsWritten += written;
 		return { rowsWritten: written };
 	}
 
-	/** Traces in [startMs, endMs] with a span matching the query, newest first, at most `limit`. */
+	/**
+	 * Traces in [startMs, endMs] with a span matching the query, newest first, at most `limit`. Rows
+	 * are read in sort-key order (newest first by the trace's first accepted span, the table's own
+	 * order, so no sort): a trace's start is never later than its sort key, so once `limit` hits
+	 * are in hand and the next row's sort key is older than the limit-th hit's start, no remaining
+	 * row can displace one, and the scan stops.
+	 */
 	async search(request: PartitionSearch): Promise<PartitionResult> {
+		countUsage("objectCalls");
 		if (!this.#hasTable) return { hits: [], inspected: 0, exhausted: true };
+		const result = this.#search(request);
+		return result;
+	}
+
+	#search(request: PartitionSearch): PartitionResult {
 		const compiled = this.#compiled(request.query);
 		const { sql, params } = compiled.prefilter;
 		const n = params.length;
-		const candidates = this.#sql
-			.exec<{ trace_id: string }>(
-				`SELECT trace_id FROM traces WHERE state < 2 AND start_ms <= ?${n + 1} AND end_ms >= ?${n + 2} AND ${sql} ORDER BY start_key DESC`,
-				...params,
-				request.endMs,
-				request.startMs,
-			)
-			.toArray();
-		const hits: SearchHit[] = [];
+		const rows = this.#sql.exec<{ sort_key: string; start_key: string; version: number; entry: string }>(
+			`SELECT sort_key, start_key, version, entry FROM traces WHERE state < 2 AND start_ms <= ?${n + 1} AND end_ms >= ?${n + 2} AND ${sql} ORDER BY sort_key DESC, trace_id DESC`,
+			...params,
+			request.endMs,
+			request.startMs,
+		);
+		const hits = new Map<string, SearchHit>();
 		let inspected = 0;
-		for (const { trace_id } of candidates) {
-			if (hits.length >= request.limit) return { hits, inspected, exhausted: false };
-			const row = this.#sql.exec<{ version: number; start_key: string; entry: string }>("SELECT version, start_key, entry FROM traces WHERE trace_id = ?", trace_id).toArray()[0];
-			if (!row) continue;
+		let kth: string | undefined;
+		for (const row of rows) {
+			if (kth !== undefined && row.sort_key < kth) {
+				countUsage("rowsRead", rows.rowsRead);
+				return { hits: newest([...hits.values()], request.limit), inspected, exhausted: false };
+			}
 			inspected++;
 			const entry = JSON.parse(row.entry) as TraceEntry;
 			const match = compiled.match(entry, request.spss);
 			if (!match) continue;
+			const known = hits.get(entry.traceId);
+			// Two rows of one trace only when its object forgot it and reopened it: the newer one counts.
+			if (known && known.version >= row.version) continue;
 			const durationNs = BigInt(entry.endNs) - BigInt(entry.startNs);
-			hits.push({
+			hits.set(entry.traceId, {
 				traceId: entry.traceId,
 				version: row.version,
 				startNs: entry.startNs,
@@ -192,16 +224,20 @@ export class SearchPartition extends DurableObject<Env> {
 				matched: match.matched,
 				spans: match.spans,
 			});
+			if (hits.size >= request.limit) kth = newest([...hits.values()], request.limit).at(-1)!.startKey;
 		}
-		return { hits, inspected, exhausted: true };
+		countUsage("rowsRead", rows.rowsRead);
+		return { hits: newest([...hits.values()], request.limit), inspected, exhausted: true };
 	}
 
 	async tagNames(): Promise<TagNames> {
+		countUsage("objectCalls");
 		const catalog = this.#tagCatalog();
 		return { resource: catalog.keys("r"), span: catalog.keys("s") };
 	}
 
 	async tagValues(target: TagTarget): Promise<PartitionTagValue[]> {
+		countUsage("objectCalls");
 		const catalog = this.#tagCatalog();
 		switch (target.kind) {
 			case "attribute": {

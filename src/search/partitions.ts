@@ -31,9 +31,13 @@ export function partitionName(tenant: string, hour: number, shard: number): stri
 
 /** The partition a trace's entry lives in, chosen once, from the first span its object accepted. */
 export function partitionFor(tenant: string, traceId: string, firstSpanStartMs: number, nowMs: number): string {
-	// A span without a start time (or one from the future) is filed under its arrival instead.
-	const at = firstSpanStartMs > 0 && firstSpanStartMs <= nowMs + PARTITION_MS ? firstSpanStartMs : nowMs;
+	const at = Number(placedStartNs(BigInt(Math.trunc(firstSpanStartMs)) * 1_000_000n, nowMs) / 1_000_000n);
 	return partitionName(tenant, partitionHour(at), shardOf(traceId));
+}
+
+/** A span without a start time (or one more than an hour in the future) is filed under its arrival. */
+export function placedStartNs(startNs: bigint, nowMs: number): bigint {
+	return startNs > 0n && startNs <= BigInt(nowMs + PARTITION_MS) * 1_000_000n ? startNs : BigInt(nowMs) * 1_000_000n;
 }
 
 /**

@@ -1,7 +1,10 @@
 // An entry as one row of an index partition: scalar columns that SQL filters on (time, durations,
-// error, root), a `terms` text of the trace's distinct facts that `instr` can test, and the entry
-// itself as JSON for exact per-span matching. One row per trace, keyed by trace id alone, so that
-// replacing it is one row written (the table has no other index: each would be another row).
+// error, root), a `terms` text of the trace's distinct facts that `instr` can test, a small Bloom
+// filter of the same terms in integer columns (so most rows are skipped with integer arithmetic
+// before any text is searched), and the entry itself as JSON for exact per-span matching.
+// One row per trace, keyed by (sort key, trace id): the sort key is fixed when the trace opens, so
+// replacing the row is one row written, and the key's order lets `{}` read only the newest rows.
+// The table has no other index: each would be another row written.
 import type { TraceEntry, ValueType } from "./entry";
 
 export const enum EntryState {
@@ -14,6 +17,11 @@ export const enum EntryState {
 }
 
 export interface IndexRow {
+	/**
+	 * The start of the first span the trace's object accepted, zero-padded to 20 digits: fixed for
+	 * the life of the entry, never earlier than the trace's start (`startKey`).
+	 */
+	sortKey: string;
 	traceId: string;
 	state: EntryState;
 	/** A row replaces the stored one only with a higher version: 0 for open, the finalization time after. */
@@ -29,13 +37,40 @@ export interface IndexRow {
 	rootService: string | null;
 	rootName: string | null;
 	terms: string;
+	/** BLOOM_COLUMNS integers of BLOOM_BITS bits each: the Bloom filter of `terms`. */
+	bloom: number[];
 	entry: string;
+}
+
+/** Bloom filter layout: 6 integer columns of 50 bits (exact in a JavaScript number), 2 bits per term. */
+export const BLOOM_COLUMNS = 6;
+export const BLOOM_BITS = 50;
+
+/** The (column, bit) pairs of a term: two positions from FNV-1a hashes with different seeds. */
+export function bloomPositions(text: string): [column: number, bit: number][] {
+	const out: [number, number][] = [];
+	for (const seed of [0x811c9dc5, 0x01000193]) {
+		let h = seed >>> 0;
+		for (let i = 0; i < text.length; i++) {
+			h ^= text.charCodeAt(i);
+			h = Math.imul(h, 0x01000193) >>> 0;
+		}
+		const position = h % (BLOOM_COLUMNS * BLOOM_BITS);
+		out.push([Math.floor(position / BLOOM_BITS), position % BLOOM_BITS]);
+	}
+	return out;
+}
+
+function bloomOf(terms: Iterable<string>): number[] {
+	const bits = Array.from({ length: BLOOM_COLUMNS }, () => new Set<number>());
+	for (const t of terms) for (const [column, bit] of bloomPositions(t)) bits[column]!.add(bit);
+	return bits.map((set) => [...set].reduce((sum, bit) => sum + 2 ** bit, 0));
 }
 
 /** The version of a merge tombstone: no later entry of the same id replaces it. */
 export const MERGED_VERSION = Number.MAX_SAFE_INTEGER;
 
-export function rowOf(entry: TraceEntry, state: EntryState, version: number): IndexRow {
+export function rowOf(entry: TraceEntry, state: EntryState, version: number, sortKey: string): IndexRow {
 	const start = BigInt(entry.startNs);
 	const end = BigInt(entry.endNs);
 	let minSpanNs = Number.MAX_SAFE_INTEGER;
@@ -53,6 +88,7 @@ export function rowOf(entry: TraceEntry, state: EntryState, version: number): In
 	for (const [, errors] of Object.values(entry.services)) if (errors > 0) error = 1;
 	if (entry.spans.length === 0) minSpanNs = 0;
 	return {
+		sortKey,
 		traceId: entry.traceId,
 		state,
 		version,
@@ -66,13 +102,14 @@ export function rowOf(entry: TraceEntry, state: EntryState, version: number): In
 		rootService: entry.rootServiceName ?? null,
 		rootName: entry.rootName ?? null,
 		terms: `\n${[...terms].join("\n")}\n`,
+		bloom: bloomOf(terms),
 		entry: JSON.stringify(entry),
 	};
 }
 
 /** A tombstone: what a merged trace leaves in its partition. */
-export function mergedRow(traceId: string): IndexRow {
-	return { traceId, state: EntryState.Merged, version: MERGED_VERSION, startMs: 0, endMs: 0, startKey: "", durationNs: 0, minSpanNs: 0, maxSpanNs: 0, error: 0, rootService: null, rootName: null, terms: "", entry: "" };
+export function mergedRow(traceId: string, sortKey: string): IndexRow {
+	return { sortKey, bloom: Array(BLOOM_COLUMNS).fill(0), traceId, state: EntryState.Merged, version: MERGED_VERSION, startMs: 0, endMs: 0, startKey: "", durationNs: 0, minSpanNs: 0, maxSpanNs: 0, error: 0, rootService: null, rootName: null, terms: "", entry: "" };
 }
 
 /**
@@ -83,6 +120,11 @@ export function mergedRow(traceId: string): IndexRow {
 export function term(scope: "r" | "s", type: ValueType, key: string, value: string | number | boolean): string {
 	const k = escape(key);
 	return `${scope}${type}${k.length}:${k}=${escape(String(value))}`;
+}
+
+/** The sort key of a time in nanoseconds since the epoch. */
+export function sortKeyOf(startNs: bigint): string {
+	return String(startNs < 0n ? 0n : startNs).padStart(20, "0");
 }
 
 export function nameTerm(name: string): string {
