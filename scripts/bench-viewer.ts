@@ -1,7 +1,8 @@
 // Usage: npm run bench-viewer [-- --spans 10000 --rounds 5]
 // The web viewer with a big trace in headless Chromium against wrangler dev: time from navigation
 // to the first painted span rows, and to all spans loaded, for the trace while open and after it
-// was finalized to R2; then the frame times while the waterfall scrolls through every row.
+// was finalized to R2, each beside its floor (the same snapshot over the live socket to Node, no
+// browser); then the frame times while the waterfall scrolls through every row.
 import { option } from "./lib/args.ts";
 import { launchChromium } from "./lib/browser.ts";
 import { bigTrace, postBigTrace } from "./lib/big-trace.ts";
@@ -70,6 +71,23 @@ async function scrollFrames(browser: Browser, url: string): Promise<{ frames: nu
 	return result;
 }
 
+/** The floor under the page's figures: the same snapshot over the live socket to Node, no browser. */
+async function snapshotMs(url: string, traceId: string): Promise<{ firstFrameMs: number; lastFrameMs: number }> {
+	const t0 = performance.now();
+	const socket = new WebSocket(`${url.replace(/^http/, "ws")}/v1/traces/${traceId}/live`, ["bearer", TOKEN]);
+	let firstFrameMs = 0;
+	const lastFrameMs = await new Promise<number>((done, fail) => {
+		socket.addEventListener("error", () => fail(new Error("live socket failed")));
+		socket.addEventListener("message", (event) => {
+			const frame = JSON.parse(String(event.data)) as { type: string; last?: boolean };
+			if (!firstFrameMs) firstFrameMs = performance.now() - t0;
+			if (frame.type === "snapshot" && frame.last) done(performance.now() - t0);
+		});
+	});
+	socket.close();
+	return { firstFrameMs, lastFrameMs };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
@@ -82,7 +100,11 @@ try {
 	const url = `${server.url}/ui/trace/${trace.traceId}`;
 	await loadTimes(browser, url); // warm-up: compiles the Worker's paths and the page's script
 	const open: { firstRowsMs: number; allSpansMs: number }[] = [];
-	for (let i = 0; i < rounds; i++) open.push(await loadTimes(browser, url));
+	const openFloor: { firstFrameMs: number; lastFrameMs: number }[] = [];
+	for (let i = 0; i < rounds; i++) {
+		open.push(await loadTimes(browser, url));
+		openFloor.push(await snapshotMs(server.url, trace.traceId));
+	}
 	const head = await fetch(`${server.url}/v1/traces/${trace.traceId}`, { method: "HEAD", headers: { authorization: `Bearer ${TOKEN}` } });
 	if (head.headers.get("x-trace-status") !== "partial") console.error("note: the trace was no longer open during the open-trace rounds");
 	// Finalized: read from R2 by the object for the snapshot.
@@ -92,16 +114,23 @@ try {
 		await new Promise((r) => setTimeout(r, 500));
 	}
 	const complete: typeof open = [];
-	for (let i = 0; i < rounds; i++) complete.push(await loadTimes(browser, url));
+	const completeFloor: typeof openFloor = [];
+	for (let i = 0; i < rounds; i++) {
+		complete.push(await loadTimes(browser, url));
+		completeFloor.push(await snapshotMs(server.url, trace.traceId));
+	}
 	const scroll = await scrollFrames(browser, url);
 
 	const ms = (n: number) => `${Math.round(n)} ms`;
 	console.log(`| viewer, ${spans.toLocaleString("en")}-span trace (headless Chromium, median of ${rounds}) | figure |`);
 	console.log("|---|---|");
+	const floor = (xs: typeof openFloor) => `${ms(median(xs.map((r) => r.firstFrameMs)))} / ${ms(median(xs.map((r) => r.lastFrameMs)))}`;
 	console.log(`| navigation → first span rows painted, trace open | ${ms(median(open.map((r) => r.firstRowsMs)))} |`);
 	console.log(`| navigation → all ${spans.toLocaleString("en")} spans loaded, trace open | ${ms(median(open.map((r) => r.allSpansMs)))} |`);
+	console.log(`| floor: the live snapshot to Node, first / last frame, trace open | ${floor(openFloor)} |`);
 	console.log(`| navigation → first span rows painted, trace finalized (R2) | ${ms(median(complete.map((r) => r.firstRowsMs)))} |`);
 	console.log(`| navigation → all spans loaded, trace finalized (R2) | ${ms(median(complete.map((r) => r.allSpansMs)))} |`);
+	console.log(`| floor: the live snapshot to Node, first / last frame, trace finalized | ${floor(completeFloor)} |`);
 	console.log(`| scrolling top to bottom, half a screen per frame: frame time p50 / p99 / max | ${scroll.frames.length} frames: ${percentile(scroll.frames, 0.5).toFixed(1)} / ${percentile(scroll.frames, 0.99).toFixed(1)} / ${Math.max(...scroll.frames).toFixed(1)} ms |`);
 	console.log(`| span rows in the DOM at most while scrolling | ${scroll.rowsInDom} |`);
 } finally {

@@ -7,6 +7,11 @@ import { LiveSocket } from "../live/live-socket.ts";
 import { emptyTrace, getState, setState, updateTrace, type MergeNote } from "../state/store.ts";
 
 let socket: LiveSocket | undefined;
+/** Settles when the current socket's snapshot has fully arrived, or the socket gave up or moved on. */
+let snapshotIn: Promise<void> = Promise.resolve();
+let settleSnapshot = () => {};
+/** The header request waits at most this long for the snapshot. */
+const SNAPSHOT_WAIT_MS = 5_000;
 
 /** Shows trace `requestedId`; called when the page opens and again after a token is saved. */
 export async function openTrace(requestedId: string): Promise<void> {
@@ -17,10 +22,15 @@ export async function openTrace(requestedId: string): Promise<void> {
 		updateTrace(() => ({ error: `${JSON.stringify(requestedId.slice(0, 64))} is not a trace id: expected up to 32 hex digits`, connection: "closed" }));
 		return;
 	}
-	// The snapshot is the slow part of a big trace: ask for it at once, beside the headers, when the
-	// server is likely to accept us (a failed upgrade cannot be told from a network error, and a
-	// browser logs it, so with no token and no answer yet the headers go first).
-	if (authLikelyAccepted()) connect(id);
+	// The snapshot is the slow part of a big trace: ask for it first when the server is likely to
+	// accept us, and read the headers once it is in (both make the trace's object assemble the whole
+	// trace, one after the other). With no token and no answer yet the headers go first: a refused
+	// upgrade cannot be told from a network error, and the browser logs it.
+	if (authLikelyAccepted()) {
+		connect(id);
+		await Promise.race([snapshotIn, new Promise((r) => setTimeout(r, SNAPSHOT_WAIT_MS))]);
+		if (getState().trace.requestedId !== id) return;
+	}
 	const headers = await readHeaders(id);
 	if (getState().trace.requestedId !== id) return;
 	if (headers === "auth" || !headers.readable) {
@@ -88,12 +98,21 @@ async function readHeaders(id: string): Promise<HeaderFacts | "auth"> {
 }
 
 function connect(traceId: string): void {
+	settleSnapshot();
+	snapshotIn = new Promise((resolve) => (settleSnapshot = resolve));
 	const live = new LiveSocket(traceId, {
-		frame: (frame) => applyFrame(traceId, frame),
+		frame: (frame) => {
+			if ((frame.type === "snapshot" && frame.last) || frame.type === "redirect") settleSnapshot();
+			applyFrame(traceId, frame);
+		},
 		connection: (connection) => {
+			if (connection === "reconnecting" || connection === "closed") settleSnapshot();
 			if (socket === live) updateTrace(() => ({ connection }));
 		},
-		failed: (message) => updateTrace(() => ({ error: message, connection: "closed" })),
+		failed: (message) => {
+			settleSnapshot();
+			updateTrace(() => ({ error: message, connection: "closed" }));
+		},
 	});
 	socket = live;
 }
