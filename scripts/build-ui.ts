@@ -9,7 +9,7 @@ import { gzipSync } from "node:zlib";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const UI = join(ROOT, "src/ui");
-export const VIEWER_DIR = join(ROOT, "dist/viewer");
+const VIEWER_DIR = join(ROOT, "dist/viewer");
 /** The budget for scripts and styles together, gzipped. */
 const BUDGET_GZIP_BYTES = 150 * 1024;
 

@@ -1,6 +1,6 @@
 // Every API call of the viewer: same origin, the stored token as Authorization: Bearer, and a 401
 // turned into the token prompt (the page re-runs the call once a token is saved).
-import { getState, setState } from "../state/store.ts";
+import { setState } from "../state/store.ts";
 import { forgetToken, storedToken, storeToken } from "./auth-token.ts";
 
 /** The API answered 401; the prompt is open and the caller should stop quietly. */
@@ -70,4 +70,3 @@ export function initAuthState(): void {
 }
 
 export const isAuthRequired = (e: unknown): boolean => e instanceof AuthRequired;
-export const authEpoch = (): number => getState().auth.epoch;

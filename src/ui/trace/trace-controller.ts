@@ -54,7 +54,7 @@ function follow(target: string): void {
 }
 
 /** 1-32 hex digits in either case, left-padded as Tempo prints ids without leading zeros. */
-export function normalizeTraceId(raw: string): string | undefined {
+function normalizeTraceId(raw: string): string | undefined {
 	const t = raw.trim().toLowerCase();
 	return /^[0-9a-f]{1,32}$/.test(t) && !/^0+$/.test(t) ? t.padStart(32, "0") : undefined;
 }
@@ -169,7 +169,7 @@ function renderSoon(): void {
 }
 
 /** `<id>:<rule>,...` (x-trace-merged, x-trace-refused-merges). */
-export function parseNotes(header: string | null): MergeNote[] {
+function parseNotes(header: string | null): MergeNote[] {
 	if (!header) return [];
 	return header.split(",").flatMap((entry) => {
 		const [traceId, detail] = entry.trim().split(":");
