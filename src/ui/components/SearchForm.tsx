@@ -25,7 +25,6 @@ export function SearchForm({ initial }: { initial: SearchQuery | undefined }) {
 		navigate(searchQueryUrl({ q: traceQL.trim() || "{}", range, limit: initial?.limit ?? DEFAULT_LIMIT }));
 	};
 	const custom = "start" in range ? range : undefined;
-	const customStart = custom ?? resolveRange(range);
 
 	return (
 		<form class="search-form" data-search-form onSubmit={submit}>
@@ -50,11 +49,11 @@ export function SearchForm({ initial }: { initial: SearchQuery | undefined }) {
 					<>
 						<label>
 							From
-							<input type="datetime-local" name="start" step="1" value={toLocalInput(customStart.start)} onChange={(e) => setRange({ ...custom, start: fromLocalInput(e.currentTarget.value, custom.start) })} />
+							<input type="datetime-local" name="start" step="1" value={toLocalInput(custom.start)} onChange={(e) => setRange({ ...custom, start: fromLocalInput(e.currentTarget.value, custom.start) })} />
 						</label>
 						<label>
 							To
-							<input type="datetime-local" name="end" step="1" value={toLocalInput(customStart.end)} onChange={(e) => setRange({ ...custom, end: fromLocalInput(e.currentTarget.value, custom.end) })} />
+							<input type="datetime-local" name="end" step="1" value={toLocalInput(custom.end)} onChange={(e) => setRange({ ...custom, end: fromLocalInput(e.currentTarget.value, custom.end) })} />
 						</label>
 					</>
 				)}

@@ -102,6 +102,23 @@ describe("search page", () => {
 		await session.close();
 	});
 
+	it("puts a custom time range into the URL as Tempo's start and end", async () => {
+		const session = await openSession(browser, server.url, { token: TOKEN });
+		const { page } = session;
+		await page.goto(`${server.url}/ui/`);
+		await page.selectOption('[data-search-form] select[name="range"]', "custom");
+		await page.fill('[data-search-form] input[name="start"]', "2026-01-02T03:04:05");
+		await page.fill('[data-search-form] input[name="end"]', "2026-01-02T04:04:05");
+		await page.click('[data-search-form] button[type="submit"]');
+		await page.waitForURL(/start=/);
+		const params = new URL(page.url()).searchParams;
+		expect(Number(params.get("end")) - Number(params.get("start"))).toBe(3600);
+		expect(params.get("range")).toBeNull();
+		await page.locator("[data-search-empty], [data-search-results]").first().waitFor();
+		session.check();
+		await session.close();
+	});
+
 	it("says what is wrong with a query the API refuses", async () => {
 		const session = await openSession(browser, server.url, { token: TOKEN });
 		await session.page.goto(`${server.url}/ui/?q=${encodeURIComponent("{ name = }")}`);
