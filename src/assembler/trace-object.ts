@@ -18,6 +18,7 @@ import { subscriptionFrames } from "./live-subscriptions";
 import { MergeOutbox } from "./merge";
 import { PartStore } from "./part-store";
 import { TraceSearchHooks } from "../search/trace-hooks";
+import type { TraceEntry } from "../search/entry";
 import { Retention } from "./retention";
 import type { AdoptMessage, AdoptResult, IngestResult, StitchResult, TraceView } from "./types";
 import { traceView } from "./view";
@@ -104,6 +105,12 @@ export class TraceAssembler extends DurableObject<Env> {
 	async mergedInto(): Promise<string | undefined> {
 		countUsage("objectCalls");
 		return this.#merge.mergedInto?.intoTraceId;
+	}
+
+	/** Search: an open trace's entry from every span that arrived so far (src/search/search.ts re-checks open traces with it). */
+	async searchEntry(address: TraceAddress): Promise<TraceEntry | undefined> {
+		countUsage("objectCalls");
+		return this.#t.search.currentEntry(address, this.#merge.mergedInto !== undefined);
 	}
 
 	/** What a reader should see now. */

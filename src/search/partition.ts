@@ -6,7 +6,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { countUsage, enableUsageCounting, execCounted } from "../metering/usage";
 import type { TraceEntry, ValueType } from "./entry";
-import { compileQuery, type CompiledQuery, type MatchedSpan } from "./match";
+import { compileQuery, type CompiledQuery, type MatchedSpan, type TraceMatch } from "./match";
 import { EntryState, parseTerm, type IndexRow } from "./row";
 import { parseTraceQL } from "./traceql";
 
@@ -50,6 +50,8 @@ export interface PartitionSearch {
 	endMs: number;
 	limit: number;
 	spss: number;
+	/** How many open traces that did not match to name in `openMisses` (0: none). */
+	recheckOpen: number;
 }
 
 export interface SearchHit {
@@ -67,6 +69,11 @@ export interface SearchHit {
 
 export interface PartitionResult {
 	hits: SearchHit[];
+	/**
+	 * Open traces in the range (newest first, a few) whose open entry did not match: their entry
+	 * holds only the batch that opened them, so the search asks their objects about what arrived since.
+	 */
+	openMisses: { traceId: string; version: number }[];
 	/** Rows the prefilter let through and that were matched exactly. */
 	inspected: number;
 	/** Whether the partition ran out of rows before `limit` hits. */
@@ -85,6 +92,23 @@ export interface PartitionTagValue {
 
 /** Which values a tag-values request asks for. */
 export type TagTarget = { kind: "attribute"; scope: "resource" | "span" | "any"; key: string } | { kind: "name" | "rootName" | "rootServiceName" | "statusMessage" };
+
+/** A search result from a trace's entry and what matched in it. */
+export function hitOf(entry: TraceEntry, match: TraceMatch, version: number): SearchHit {
+	const durationNs = BigInt(entry.endNs) - BigInt(entry.startNs);
+	return {
+		traceId: entry.traceId,
+		version,
+		startNs: entry.startNs,
+		startKey: entry.startNs.padStart(20, "0"),
+		durationMs: Number(durationNs > 0n ? durationNs / 1_000_000n : 0n),
+		rootServiceName: entry.rootServiceName,
+		rootTraceName: entry.rootName,
+		services: entry.services,
+		matched: match.matched,
+		spans: match.spans,
+	};
+}
 
 function newest(hits: SearchHit[], limit: number): SearchHit[] {
 	return hits.sort((a, b) => (a.startKey < b.startKey ? 1 : a.startKey > b.startKey ? -1 : a.traceId < b.traceId ? 1 : -1)).slice(0, limit);
@@ -181,8 +205,19 @@ export class SearchPartition extends DurableObject<Env> {
 	 */
 	async search(request: PartitionSearch): Promise<PartitionResult> {
 		countUsage("objectCalls");
-		if (!this.#hasTable) return { hits: [], inspected: 0, exhausted: true };
+		if (!this.#hasTable) return { hits: [], openMisses: [], inspected: 0, exhausted: true };
 		const result = this.#search(request);
+		if (request.query.replace(/\s/g, "") !== "{}" && request.recheckOpen > 0) {
+			const hit = new Set(result.hits.map((h) => h.traceId));
+			const open = this.#sql.exec<{ trace_id: string }>(
+				"SELECT trace_id FROM traces WHERE state = 0 AND start_ms <= ? AND end_ms >= ? ORDER BY sort_key DESC, trace_id DESC LIMIT ?",
+				request.endMs,
+				request.startMs,
+				request.recheckOpen + hit.size,
+			);
+			for (const row of open) if (!hit.has(row.trace_id) && result.openMisses.length < request.recheckOpen) result.openMisses.push({ traceId: row.trace_id, version: 0 });
+			countUsage("rowsRead", open.rowsRead);
+		}
 		return result;
 	}
 
@@ -202,7 +237,7 @@ export class SearchPartition extends DurableObject<Env> {
 		for (const row of rows) {
 			if (kth !== undefined && row.sort_key < kth) {
 				countUsage("rowsRead", rows.rowsRead);
-				return { hits: newest([...hits.values()], request.limit), inspected, exhausted: false };
+				return { hits: newest([...hits.values()], request.limit), openMisses: [], inspected, exhausted: false };
 			}
 			inspected++;
 			const entry = JSON.parse(row.entry) as TraceEntry;
@@ -211,23 +246,11 @@ export class SearchPartition extends DurableObject<Env> {
 			const known = hits.get(entry.traceId);
 			// Two rows of one trace only when its object forgot it and reopened it: the newer one counts.
 			if (known && known.version >= row.version) continue;
-			const durationNs = BigInt(entry.endNs) - BigInt(entry.startNs);
-			hits.set(entry.traceId, {
-				traceId: entry.traceId,
-				version: row.version,
-				startNs: entry.startNs,
-				startKey: row.start_key,
-				durationMs: Number(durationNs > 0n ? durationNs / 1_000_000n : 0n),
-				rootServiceName: entry.rootServiceName,
-				rootTraceName: entry.rootName,
-				services: entry.services,
-				matched: match.matched,
-				spans: match.spans,
-			});
+			hits.set(entry.traceId, hitOf(entry, match, row.version));
 			if (hits.size >= request.limit) kth = newest([...hits.values()], request.limit).at(-1)!.startKey;
 		}
 		countUsage("rowsRead", rows.rowsRead);
-		return { hits: newest([...hits.values()], request.limit), inspected, exhausted: true };
+		return { hits: newest([...hits.values()], request.limit), openMisses: [], inspected, exhausted: true };
 	}
 
 	async tagNames(): Promise<TagNames> {
