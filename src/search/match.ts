@@ -28,6 +28,8 @@ export interface CompiledQuery {
 	prefilter: { sql: string; params: (string | number)[] };
 	/** Undefined when nothing in the trace matches. */
 	match(entry: TraceEntry, spss: number): TraceMatch | undefined;
+	/** Whether one span of the entry matches. */
+	spanMatches(entry: TraceEntry, span: EntrySpan): boolean;
 }
 
 export function compileQuery(query: Query): CompiledQuery {
@@ -37,6 +39,7 @@ export function compileQuery(query: Query): CompiledQuery {
 	const named = query.filter ? namedAttributes(query.filter) : [];
 	return {
 		prefilter: { sql, params },
+		spanMatches: test,
 		match(entry, spss) {
 			let matched = 0;
 			const spans: MatchedSpan[] = [];

@@ -90,6 +90,16 @@ export interface PartitionTagValue {
 	value: string;
 }
 
+/** The traces a narrowed tag-values request looks at. */
+export interface PartitionWhere {
+	query: string;
+	startMs: number;
+	endMs: number;
+}
+
+/** A narrowed tag-values request reads at most this many entries per partition (newest first). */
+const NARROW_MAX_TRACES = 2_000;
+
 /** Which values a tag-values request asks for. */
 export type TagTarget = { kind: "attribute"; scope: "resource" | "span" | "any"; key: string } | { kind: "name" | "rootName" | "rootServiceName" | "statusMessage" };
 
@@ -259,8 +269,13 @@ export class SearchPartition extends DurableObject<Env> {
 		return { resource: catalog.keys("r"), span: catalog.keys("s") };
 	}
 
-	async tagValues(target: TagTarget): Promise<PartitionTagValue[]> {
+	/**
+	 * Values of one tag. With `where` (the rest of the query Grafana's builder is editing), only
+	 * values on spans matching it, from the newest entries that pass (at most NARROW_MAX_TRACES).
+	 */
+	async tagValues(target: TagTarget, where?: PartitionWhere): Promise<PartitionTagValue[]> {
 		countUsage("objectCalls");
+		if (where) return this.#tagValuesWhere(target, where);
 		const catalog = this.#tagCatalog();
 		switch (target.kind) {
 			case "attribute": {
@@ -276,6 +291,54 @@ export class SearchPartition extends DurableObject<Env> {
 			case "statusMessage":
 				return this.#statusMessages();
 		}
+	}
+
+	#tagValuesWhere(target: TagTarget, where: PartitionWhere): PartitionTagValue[] {
+		if (!this.#hasTable) return [];
+		const compiled = this.#compiled(where.query);
+		const { sql, params } = compiled.prefilter;
+		const n = params.length;
+		const rows = this.#sql.exec<{ entry: string }>(
+			`SELECT entry FROM traces WHERE state < 2 AND start_ms <= ?${n + 1} AND end_ms >= ?${n + 2} AND ${sql} ORDER BY sort_key DESC, trace_id DESC LIMIT ?${n + 3}`,
+			...params,
+			where.endMs,
+			where.startMs,
+			NARROW_MAX_TRACES,
+		);
+		const seen = new Map<string, PartitionTagValue>();
+		const add = (type: ValueType, value: string | number | boolean) => {
+			const key = `${type}:${String(value)}`;
+			if (seen.size < CATALOG_MAX_VALUES && !seen.has(key)) seen.set(key, { type: TYPE_NAMES[type], value: String(value) });
+		};
+		for (const row of rows) {
+			const entry = JSON.parse(row.entry) as TraceEntry;
+			for (const span of entry.spans) {
+				if (!compiled.spanMatches(entry, span)) continue;
+				switch (target.kind) {
+					case "name":
+						add("s", span[1]);
+						break;
+					case "statusMessage":
+						if (span[8]) add("s", span[8]);
+						break;
+					case "rootName":
+						if (entry.rootName !== undefined) add("s", entry.rootName);
+						break;
+					case "rootServiceName":
+						if (entry.rootServiceName !== undefined) add("s", entry.rootServiceName);
+						break;
+					case "attribute": {
+						const indexes = [...(target.scope !== "resource" ? span[7] : []), ...(target.scope !== "span" ? (entry.resources[span[6]] ?? []) : [])];
+						for (const index of indexes) {
+							const [key, type, value] = entry.values[index]!;
+							if (key === target.key) add(type, value);
+						}
+					}
+				}
+			}
+		}
+		countUsage("rowsRead", rows.rowsRead);
+		return [...seen.values()];
 	}
 
 	/** Rows written by entry writes since the object started, and rows stored. */

@@ -122,8 +122,9 @@ export async function searchTagNames(env: Env, tenant: string, startMs: number, 
 }
 
 /** Distinct values of one tag in the tenant's partitions in the range, at most `limit`. */
-export async function searchTagValues(env: Env, tenant: string, target: TagTarget, startMs: number, endMs: number, limit: number): Promise<PartitionTagValue[]> {
-	const results = await fanOutAll(env, tenant, startMs, endMs, (stub) => stub.tagValues(target));
+export async function searchTagValues(env: Env, tenant: string, target: TagTarget, startMs: number, endMs: number, limit: number, query?: string): Promise<PartitionTagValue[]> {
+	const where = query === undefined ? undefined : { query, startMs, endMs };
+	const results = await fanOutAll(env, tenant, startMs, endMs, (stub) => stub.tagValues(target, where));
 	const seen = new Map<string, PartitionTagValue>();
 	for (const values of results) {
 		for (const value of values) {
