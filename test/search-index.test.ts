@@ -153,7 +153,7 @@ describe("search index", () => {
 		await send(t.spans, "acme-token");
 		await finalizeNow(t.traceId, "acme");
 		await eventually('{resource.service.name="acme-only-svc"}', (r) => ids(r).includes(t.traceId), {}, "Bearer acme-token");
-		expect(await search('{resource.service.name="acme-only-svc"}', {}, "Bearer globex-token")).toEqual({});
+		expect(await search('{resource.service.name="acme-only-svc"}', {}, "Bearer globex-token")).toEqual({ traces: [] });
 		expect(ids(await search("{}", { limit: "1000" }))).not.toContain(t.traceId);
 		const tags = async (token: string) => (await (await exports.default.fetch(new Request(`${BASE}/api/v2/search/tags`, { headers: { authorization: `Bearer ${token}` } }))).json()) as { scopes: { name: string; tags: string[] }[] };
 		expect((await tags("acme-token")).scopes.find((s) => s.name === "span")!.tags).toContain("acme.secret");

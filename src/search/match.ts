@@ -30,6 +30,8 @@ export interface CompiledQuery {
 	match(entry: TraceEntry, spss: number): TraceMatch | undefined;
 	/** Whether one span of the entry matches. */
 	spanMatches(entry: TraceEntry, span: EntrySpan): boolean;
+	/** `{}`: every span of every trace matches. */
+	matchesEverything: boolean;
 }
 
 export function compileQuery(query: Query): CompiledQuery {
@@ -40,6 +42,7 @@ export function compileQuery(query: Query): CompiledQuery {
 	return {
 		prefilter: { sql, params },
 		spanMatches: test,
+		matchesEverything: query.filter === undefined,
 		match(entry, spss) {
 			let matched = 0;
 			const spans: MatchedSpan[] = [];

@@ -217,7 +217,8 @@ export class SearchPartition extends DurableObject<Env> {
 		countUsage("objectCalls");
 		if (!this.#hasTable) return { hits: [], openMisses: [], inspected: 0, exhausted: true };
 		const result = this.#search(request);
-		if (request.query.replace(/\s/g, "") !== "{}" && request.recheckOpen > 0) {
+		// Open entries that did not match may match on spans that came after them; with `{}` every one matched.
+		if (request.recheckOpen > 0 && !this.#compiled(request.query).matchesEverything) {
 			const hit = new Set(result.hits.map((h) => h.traceId));
 			const open = this.#sql.exec<{ trace_id: string }>(
 				"SELECT trace_id FROM traces WHERE state = 0 AND start_ms <= ? AND end_ms >= ? ORDER BY sort_key DESC, trace_id DESC LIMIT ?",
