@@ -74,8 +74,17 @@ async function drive(url: string, bodies: Uint8Array[], encoding: Encoding, span
 				const i = next++;
 				if (i >= total) return;
 				const t0 = performance.now();
-				const response = await fetch(`${url}/v1/traces`, { method: "POST", headers: { "content-type": CONTENT_TYPE[encoding] }, body: bodies[i % bodies.length] });
-				const answer = await response.arrayBuffer();
+				let response: Response;
+				let answer: ArrayBuffer;
+				try {
+					response = await fetch(`${url}/v1/traces`, { method: "POST", headers: { "content-type": CONTENT_TYPE[encoding] }, body: bodies[i % bodies.length] });
+					answer = await response.arrayBuffer();
+				} catch (e) {
+					// A connection wrangler's proxy dropped under load: a failed request, not a failed run.
+					log(`request failed: ${String(e)}`);
+					failed++;
+					continue;
+				}
 				latencies.push(performance.now() - t0);
 				// A 200 with partial success would hide refused spans: the load has none to refuse.
 				if (response.status === 200 && !(encoding === "json" && new TextDecoder().decode(answer).includes("rejected"))) ok++;
