@@ -161,6 +161,11 @@ export class PartStore {
 		return this.#writeGeneration;
 	}
 
+	/** Whether the object has anything in storage. */
+	get stored(): boolean {
+		return this.#hasTable;
+	}
+
 	/** The trace this object holds, once anything was stored. */
 	get address(): TraceAddress | undefined {
 		return this.#address ?? this.#state.address;
