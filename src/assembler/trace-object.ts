@@ -39,10 +39,10 @@ export class TraceAssembler extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		enableUsageCounting(env);
-		// SQLite calls are synchronous, so the parts load here; the alarm's time loads under
-		// blockConcurrencyWhile (AlarmClock) before any request runs.
+		// SQLite calls are synchronous, so the parts load here; the alarm's time (for an object with
+		// storage) loads under blockConcurrencyWhile (AlarmClock) before any request runs.
 		const store = new PartStore(ctx.storage.sql);
-		this.#t = { ctx, env, config: loadConfig(env), store, clock: new AlarmClock(ctx), live: new Subscribers(ctx), search: new TraceSearchHooks(env, ctx, store) };
+		this.#t = { ctx, env, config: loadConfig(env), store, clock: new AlarmClock(ctx, store.stored), live: new Subscribers(ctx), search: new TraceSearchHooks(env, ctx, store) };
 		this.#finalizer = new Finalizer(this.#t, () => this.#merge);
 		this.#merge = new MergeOutbox(this.#t, this.#finalizer);
 		this.#intake = new Intake(this.#t, this.#finalizer, this.#merge);
