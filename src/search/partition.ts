@@ -1,13 +1,15 @@
 // One index partition (a tenant's hour, one shard): a Durable Object whose SQLite table holds one
-// row per trace. Writing an entry is one row written (a WITHOUT ROWID table keyed by trace id, no
-// other index); searching scans the hour's rows, which is cheap (rows read cost a thousandth of rows
-// written), filtering in SQL first and matching exactly in code.
+// row per trace. Writing an entry is one row written (a WITHOUT ROWID table keyed by (sort key,
+// trace id), no other index); searching scans the hour's rows newest first, which is cheap (rows
+// read cost a thousandth of rows written), filtering in SQL first and matching exactly in code.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { countUsage, enableUsageCounting, execCounted } from "../metering/usage";
 import type { TraceEntry, ValueType } from "./entry";
-import { compileQuery, type CompiledQuery, type MatchedSpan, type TraceMatch } from "./match";
-import { EntryState, parseTerm, type IndexRow } from "./row";
+import { compileQuery, type CompiledQuery } from "./match";
+import { hitOf, type SearchHit } from "./hits";
+import { CATALOG_MAX_VALUES, TagCatalog, TYPE_NAMES, type PartitionTagValue } from "./tag-catalog";
+import { EntryState, type IndexRow } from "./row";
 import { parseTraceQL } from "./traceql";
 
 // Column order matters for scans: the small columns that filters read come first, so SQLite finds
@@ -54,18 +56,8 @@ export interface PartitionSearch {
 	recheckOpen: number;
 }
 
-export interface SearchHit {
-	traceId: string;
-	version: number;
-	startNs: string;
-	startKey: string;
-	durationMs: number;
-	rootServiceName?: string;
-	rootTraceName?: string;
-	services: Record<string, [number, number]>;
-	matched: number;
-	spans: MatchedSpan[];
-}
+export type { PartitionTagValue } from "./tag-catalog";
+export type { SearchHit } from "./hits";
 
 export interface PartitionResult {
 	hits: SearchHit[];
@@ -85,11 +77,6 @@ export interface TagNames {
 	span: string[];
 }
 
-export interface PartitionTagValue {
-	type: "string" | "int" | "float" | "bool";
-	value: string;
-}
-
 /** The traces a narrowed tag-values request looks at. */
 export interface PartitionWhere {
 	query: string;
@@ -103,70 +90,8 @@ const NARROW_MAX_TRACES = 2_000;
 /** Which values a tag-values request asks for. */
 export type TagTarget = { kind: "attribute"; scope: "resource" | "span" | "any"; key: string } | { kind: "name" | "rootName" | "rootServiceName" | "statusMessage" };
 
-/** A search result from a trace's entry and what matched in it. */
-export function hitOf(entry: TraceEntry, match: TraceMatch, version: number): SearchHit {
-	const durationNs = BigInt(entry.endNs) - BigInt(entry.startNs);
-	return {
-		traceId: entry.traceId,
-		version,
-		startNs: entry.startNs,
-		startKey: entry.startNs.padStart(20, "0"),
-		durationMs: Number(durationNs > 0n ? durationNs / 1_000_000n : 0n),
-		rootServiceName: entry.rootServiceName,
-		rootTraceName: entry.rootName,
-		services: entry.services,
-		matched: match.matched,
-		spans: match.spans,
-	};
-}
-
 function newest(hits: SearchHit[], limit: number): SearchHit[] {
 	return hits.sort((a, b) => (a.startKey < b.startKey ? 1 : a.startKey > b.startKey ? -1 : a.traceId < b.traceId ? 1 : -1)).slice(0, limit);
-}
-
-/** Keys per scope and values per key the tag catalog keeps in memory; beyond them it stops adding. */
-const CATALOG_MAX_KEYS = 1_000;
-const CATALOG_MAX_VALUES = 1_000;
-const TYPE_NAMES: Record<ValueType, PartitionTagValue["type"]> = { s: "string", i: "int", d: "float", b: "bool" };
-
-/** Tag names and values seen in this partition, rebuilt from the rows when the object starts. */
-class TagCatalog {
-	/** scope ("r", "s", "n" span names, "R" root names, "S" root services, "m" status messages) -> key -> value -> type */
-	readonly scopes = new Map<string, Map<string, Map<string, ValueType>>>();
-
-	addRow(terms: string, rootService: string | null, rootName: string | null): void {
-		for (const line of terms.split("\n")) {
-			if (line === "") continue;
-			if (line[0] === "n") {
-				this.#add("n", "", line.slice(1).replace(/\\(\\|n)/g, (_, c: string) => (c === "n" ? "\n" : "\\")), "s");
-				continue;
-			}
-			const parsed = parseTerm(line);
-			if (parsed) this.#add(parsed.scope, parsed.key, parsed.value, parsed.type);
-		}
-		if (rootService !== null) this.#add("S", "", rootService, "s");
-		if (rootName !== null) this.#add("R", "", rootName, "s");
-	}
-
-	keys(scope: "r" | "s"): string[] {
-		return [...(this.scopes.get(scope)?.keys() ?? [])];
-	}
-
-	values(scope: string, key: string): PartitionTagValue[] {
-		const values = this.scopes.get(scope)?.get(key);
-		return values ? [...values].map(([value, type]) => ({ type: TYPE_NAMES[type], value })) : [];
-	}
-
-	#add(scope: string, key: string, value: string, type: ValueType): void {
-		let keys = this.scopes.get(scope);
-		if (!keys) this.scopes.set(scope, (keys = new Map()));
-		let values = keys.get(key);
-		if (!values) {
-			if (keys.size >= CATALOG_MAX_KEYS) return;
-			keys.set(key, (values = new Map()));
-		}
-		if (values.size < CATALOG_MAX_VALUES && !values.has(value)) values.set(value, type);
-	}
 }
 
 export class SearchPartition extends DurableObject<Env> {

@@ -3,7 +3,8 @@
 // listed in R2; each partition scans only its own hour.
 import type { Env } from "../env";
 import { FANOUT_CONCURRENCY, hoursFor, PARTITION_MS, partitionName, SEARCH_SHARDS } from "./partitions";
-import { hitOf, type PartitionTagValue, type SearchHit, type TagNames, type TagTarget } from "./partition";
+import type { PartitionTagValue, SearchPartition, TagNames, TagTarget } from "./partition";
+import { hitOf, type SearchHit } from "./hits";
 import type { TraceEntry } from "./entry";
 import { compileQuery } from "./match";
 import { parseTraceQL } from "./traceql";
@@ -135,7 +136,7 @@ export async function searchTagValues(env: Env, tenant: string, target: TagTarge
 	return [...seen.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0)).slice(0, limit);
 }
 
-async function fanOutAll<T>(env: Env, tenant: string, startMs: number, endMs: number, call: (stub: DurableObjectStub<import("./partition").SearchPartition>) => Promise<T>): Promise<T[]> {
+async function fanOutAll<T>(env: Env, tenant: string, startMs: number, endMs: number, call: (stub: DurableObjectStub<SearchPartition>) => Promise<T>): Promise<T[]> {
 	const names = hoursFor(startMs, endMs).flatMap((hour) => shards().map((shard) => partitionName(tenant, hour, shard)));
 	const out: T[] = [];
 	for (let i = 0; i < names.length; i += FANOUT_CONCURRENCY) {
