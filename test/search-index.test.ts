@@ -84,6 +84,18 @@ describe("search index", () => {
 		expect(hit.durationMs).toBe(300);
 	});
 
+	it("matches an open trace on spans that arrived after the batch that opened it, before finalization", async () => {
+		const t = trace("open-first");
+		await send([t.spans[0]!]);
+		await eventually('{resource.service.name="open-first"}', (r) => ids(r).includes(t.traceId));
+		await send([{ ...t.spans[1]!, service: "open-later", attributes: { "late.attr": "yes" } }]);
+		// The index entry still holds the first batch only; the search asks the open trace's object.
+		const result = await eventually('{resource.service.name="open-later" && span.late.attr="yes"}', (r) => ids(r).includes(t.traceId));
+		expect(result.traces!.find((x) => x.traceID === t.traceId)!.spanSets[0]!.spans[0]!.name).toBe("query");
+		const rows = await rowsFor(t.traceId, t.start);
+		expect(rows.map((r) => r.state)).toEqual([0]);
+	});
+
 	it("writes at most two index rows per trace: one at the first span, one at finalization", async () => {
 		const t = trace("rows-svc");
 		await send([t.spans[0]!]);
@@ -141,7 +153,7 @@ describe("search index", () => {
 		await send(t.spans, "acme-token");
 		await finalizeNow(t.traceId, "acme");
 		await eventually('{resource.service.name="acme-only-svc"}', (r) => ids(r).includes(t.traceId), {}, "Bearer acme-token");
-		expect(await search('{resource.service.name="acme-only-svc"}', {}, "Bearer globex-token")).toEqual({});
+		expect(await search('{resource.service.name="acme-only-svc"}', {}, "Bearer globex-token")).toEqual({ traces: [] });
 		expect(ids(await search("{}", { limit: "1000" }))).not.toContain(t.traceId);
 		const tags = async (token: string) => (await (await exports.default.fetch(new Request(`${BASE}/api/v2/search/tags`, { headers: { authorization: `Bearer ${token}` } }))).json()) as { scopes: { name: string; tags: string[] }[] };
 		expect((await tags("acme-token")).scopes.find((s) => s.name === "span")!.tags).toContain("acme.secret");
@@ -281,13 +293,13 @@ describe("partition prefilter", () => {
 			if (!parsed.ok) continue; // a query this syntax cannot express (the key with a newline)
 			const compiled = compileQuery(parsed.query);
 			const expected = entries.filter((e) => compiled.match(e, 3)).map((e) => e.traceId).sort();
-			const result = await partition.search({ query: q, startMs: 0, endMs: Date.now() + 60_000, limit: 1000, spss: 3 });
+			const result = await partition.search({ query: q, startMs: 0, endMs: Date.now() + 60_000, limit: 1000, spss: 3, recheckOpen: 0 });
 			expect(result.hits.map((h) => h.traceId).sort(), q).toEqual(expected);
 			// The prefilter is exact for equality on attributes and names: no other row is even parsed.
 			if (q === "{span.http.response.status_code=500}" || q === '{resource.service.name="svc-1"}') expect(result.inspected, q).toBe(expected.length);
 		}
 		// Newest first, and `limit` stops early.
-		const newest = await partition.search({ query: "{}", startMs: 0, endMs: Date.now() + 60_000, limit: 5, spss: 3 });
+		const newest = await partition.search({ query: "{}", startMs: 0, endMs: Date.now() + 60_000, limit: 5, spss: 3, recheckOpen: 0 });
 		expect(newest.hits.map((h) => h.traceId)).toEqual(entries.slice(-5).reverse().map((e) => e.traceId));
 		expect(newest.inspected).toBeLessThanOrEqual(6);
 	});

@@ -142,6 +142,15 @@ describe("Tempo API", () => {
 		expect(await values("name")).toContainEqual({ type: "string", value: "tagged-op" });
 		expect(await values("status")).toEqual(["unset", "ok", "error"].map((value) => ({ type: "keyword", value })));
 		expect((await values("kind")).map((v) => v.value).sort()).toEqual(["client", "consumer", "internal", "producer", "server", "unspecified"]);
+		// `q` (the rest of the builder's query) narrows the values to spans that match it.
+		const otherId = randomHex(16);
+		await postTraces(jsonRequest([{ traceId: otherId, spanId: randomHex(8), name: "other-op", service: "other-svc", startNs: start, endNs: start + MS, attributes: { "http.route": "/other" } }]));
+		await finalizeNow(otherId);
+		const narrowed = async (tag: string, q: string) => ((await (await get(`/api/v2/search/tag/${tag}/values?q=${encodeURIComponent(q)}`)).json()) as { tagValues: { type: string; value: string }[] }).tagValues;
+		expect(await narrowed("name", '{resource.service.name="tag-svc"}')).toEqual([{ type: "string", value: "tagged-op" }]);
+		expect(await narrowed("span.http.route", '{resource.service.name="other-svc"}')).toEqual([{ type: "string", value: "/other" }]);
+		// What the builder sends while a condition is half typed lists everything instead of failing.
+		expect((await narrowed("name", '{resource.service.name="tag-svc" && name=}')).map((v) => v.value)).toEqual(expect.arrayContaining(["tagged-op", "other-op"]));
 		const v1 = (await (await get("/api/search/tags")).json()) as { tagNames: string[] };
 		expect(v1.tagNames).toEqual(expect.arrayContaining(["service.name", "http.route"]));
 		const v1values = (await (await get("/api/search/tag/service.name/values")).json()) as { tagValues: string[] };

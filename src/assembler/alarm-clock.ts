@@ -7,11 +7,15 @@ export class AlarmClock {
 	readonly #storage: DurableObjectStorage;
 	#at: number | null = null;
 
-	constructor(ctx: DurableObjectState) {
+	/** `stored`: whether the object has storage; an object without any has never set an alarm. */
+	constructor(ctx: DurableObjectState, stored: boolean) {
 		this.#storage = ctx.storage;
-		void ctx.blockConcurrencyWhile(async () => {
-			this.#at = await ctx.storage.getAlarm();
-		});
+		// A new trace's object starts without this read: most objects are created by their first part.
+		if (stored) {
+			void ctx.blockConcurrencyWhile(async () => {
+				this.#at = await ctx.storage.getAlarm();
+			});
+		}
 	}
 
 	/** When the alarm is set for (ms since epoch), or null. */

@@ -86,23 +86,23 @@ export class Finalizer {
 		store.markWritten(upTo);
 		// One row: what was written, when, and how big; the parts themselves are not touched.
 		store.saveState({ writtenUpTo: upTo, finalized: { at: now, spanCount: summary.spanCount }, storedBytes: trace.length, failedAttempts: undefined, ...this.#t.search.placeToPersist() });
-		if (store.pending.length > 0) {
-			// Spans came during the write: the trace is still open, and the next write says "finalized".
-			this.schedule(now);
-		} else {
-			void this.#t.clock.set(now + this.#t.config.retentionMs);
-			await this.#traceFinalized(address, trace, summary);
-		}
+		const stillOpen = store.pending.length > 0;
+		// Spans that came during the write keep the trace open: the next write says "finalized".
+		if (stillOpen) this.schedule(now);
+		else void this.#t.clock.set(now + this.#t.config.retentionMs);
+		await this.#traceFinalized(address, trace, summary, stillOpen);
 	}
 
 	/**
-	 * The moment a trace's R2 object is complete (nothing pending): `trace` is what R2 now holds.
-	 * Live subscribers hear it here.
+	 * The moment an R2 write of the trace succeeded: `trace` is what R2 now holds. `stillOpen` when
+	 * spans arrived during the write (another write follows). Live subscribers hear of a complete
+	 * trace here.
 	 */
-	async #traceFinalized(address: TraceAddress, trace: Uint8Array, summary: TraceSummary): Promise<void> {
-		this.#t.live.broadcast(finalizedFrame(summary.spanCount, traceKey(address)));
-		// Search (b): the finalized trace replaces its index entry; a failure is retried by the alarm.
-		if (!(await this.#t.search.finalized(address, trace, this.#t.store.state.finalized!.at))) await this.retryLater("search index write", "partition unavailable");
+	async #traceFinalized(address: TraceAddress, trace: Uint8Array, summary: TraceSummary, stillOpen: boolean): Promise<void> {
+		if (!stillOpen) this.#t.live.broadcast(finalizedFrame(summary.spanCount, traceKey(address)));
+		// Search (b): the finalized trace replaces its index entry (the next write does, while spans
+		// are pending); a failure is retried by the alarm.
+		if (!stillOpen && !(await this.#t.search.finalized(address, trace, this.#t.store.state.finalized!.at))) await this.retryLater("search index write", "partition unavailable");
 	}
 
 	/** Our own backoff instead of throwing: the platform gives up after six alarm retries. */

@@ -162,6 +162,11 @@ export class PartStore {
 		return this.#writeGeneration;
 	}
 
+	/** Whether the object has anything in storage. */
+	get stored(): boolean {
+		return this.#hasTable;
+	}
+
 	/** The trace this object holds, once anything was stored. */
 	get address(): TraceAddress | undefined {
 		return this.#address ?? this.#state.address;
@@ -224,18 +229,23 @@ export class PartStore {
 		}
 		let writer = new TracesDataWriter();
 		let group: IncomingSpan[] = [];
+		let heads = new Set<Uint8Array>();
 		let size = 0;
 		for (const span of spans) {
-			if (group.length > 0 && size + span.body.length + span.resourceHead.length + span.scopeHead.length > MAX_ROW_BYTES) {
+			// A span's framing is at most 16 bytes; each distinct head is written once per blob.
+			const grows = (head: Uint8Array) => (heads.has(head) ? 0 : head.length + 16);
+			const cost = span.body.length + 16 + grows(span.resourceHead) + grows(span.scopeHead);
+			if (group.length > 0 && size + cost > MAX_ROW_BYTES) {
 				yield [writer.finish(), group];
 				writer = new TracesDataWriter();
 				group = [];
+				heads = new Set();
 				size = 0;
 			}
+			size += span.body.length + 16 + grows(span.resourceHead) + grows(span.scopeHead);
+			heads.add(span.resourceHead).add(span.scopeHead);
 			writer.add(span.resourceHead, span.scopeHead, span.body);
 			group.push(span);
-			// Heads are repeated per group at most; counting them per span keeps the bound safe.
-			size += span.body.length + 16;
 		}
 		yield [writer.finish(), group];
 	}

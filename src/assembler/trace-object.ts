@@ -18,6 +18,7 @@ import { subscriptionFrames } from "./live-subscriptions";
 import { MergeOutbox } from "./merge";
 import { PartStore } from "./part-store";
 import { TraceSearchHooks } from "../search/trace-hooks";
+import type { TraceEntry } from "../search/entry";
 import { Retention } from "./retention";
 import type { AdoptMessage, AdoptResult, IngestResult, StitchResult, TraceView } from "./types";
 import { traceView } from "./view";
@@ -38,10 +39,10 @@ export class TraceAssembler extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		enableUsageCounting(env);
-		// SQLite calls are synchronous, so the parts load here; the alarm's time loads under
-		// blockConcurrencyWhile (AlarmClock) before any request runs.
+		// SQLite calls are synchronous, so the parts load here; the alarm's time (for an object with
+		// storage) loads under blockConcurrencyWhile (AlarmClock) before any request runs.
 		const store = new PartStore(ctx.storage.sql);
-		this.#t = { ctx, env, config: loadConfig(env), store, clock: new AlarmClock(ctx), live: new Subscribers(ctx), search: new TraceSearchHooks(env, ctx, store) };
+		this.#t = { ctx, env, config: loadConfig(env), store, clock: new AlarmClock(ctx, store.stored), live: new Subscribers(ctx), search: new TraceSearchHooks(env, ctx, store) };
 		this.#finalizer = new Finalizer(this.#t, () => this.#merge);
 		this.#merge = new MergeOutbox(this.#t, this.#finalizer);
 		this.#intake = new Intake(this.#t, this.#finalizer, this.#merge);
@@ -104,6 +105,12 @@ export class TraceAssembler extends DurableObject<Env> {
 	async mergedInto(): Promise<string | undefined> {
 		countUsage("objectCalls");
 		return this.#merge.mergedInto?.intoTraceId;
+	}
+
+	/** Search: an open trace's entry from every span that arrived so far (src/search/search.ts re-checks open traces with it). */
+	async searchEntry(address: TraceAddress): Promise<TraceEntry | undefined> {
+		countUsage("objectCalls");
+		return this.#t.search.currentEntry(address, this.#merge.mergedInto !== undefined);
 	}
 
 	/** What a reader should see now. */

@@ -28,6 +28,10 @@ export interface CompiledQuery {
 	prefilter: { sql: string; params: (string | number)[] };
 	/** Undefined when nothing in the trace matches. */
 	match(entry: TraceEntry, spss: number): TraceMatch | undefined;
+	/** Whether one span of the entry matches. */
+	spanMatches(entry: TraceEntry, span: EntrySpan): boolean;
+	/** `{}`: every span of every trace matches. */
+	matchesEverything: boolean;
 }
 
 export function compileQuery(query: Query): CompiledQuery {
@@ -37,6 +41,8 @@ export function compileQuery(query: Query): CompiledQuery {
 	const named = query.filter ? namedAttributes(query.filter) : [];
 	return {
 		prefilter: { sql, params },
+		spanMatches: test,
+		matchesEverything: query.filter === undefined,
 		match(entry, spss) {
 			let matched = 0;
 			const spans: MatchedSpan[] = [];

@@ -1,13 +1,15 @@
 // One index partition (a tenant's hour, one shard): a Durable Object whose SQLite table holds one
-// row per trace. Writing an entry is one row written (a WITHOUT ROWID table keyed by trace id, no
-// other index); searching scans the hour's rows, which is cheap (rows read cost a thousandth of rows
-// written), filtering in SQL first and matching exactly in code.
+// row per trace. Writing an entry is one row written (a WITHOUT ROWID table keyed by (sort key,
+// trace id), no other index); searching scans the hour's rows newest first, which is cheap (rows
+// read cost a thousandth of rows written), filtering in SQL first and matching exactly in code.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { countUsage, enableUsageCounting, execCounted } from "../metering/usage";
 import type { TraceEntry, ValueType } from "./entry";
-import { compileQuery, type CompiledQuery, type MatchedSpan } from "./match";
-import { EntryState, parseTerm, type IndexRow } from "./row";
+import { compileQuery, type CompiledQuery } from "./match";
+import { hitOf, type SearchHit } from "./hits";
+import { CATALOG_MAX_VALUES, TagCatalog, TYPE_NAMES, type PartitionTagValue } from "./tag-catalog";
+import { EntryState, type IndexRow } from "./row";
 import { parseTraceQL } from "./traceql";
 
 // Column order matters for scans: the small columns that filters read come first, so SQLite finds
@@ -50,23 +52,20 @@ export interface PartitionSearch {
 	endMs: number;
 	limit: number;
 	spss: number;
+	/** How many open traces that did not match to name in `openMisses` (0: none). */
+	recheckOpen: number;
 }
 
-export interface SearchHit {
-	traceId: string;
-	version: number;
-	startNs: string;
-	startKey: string;
-	durationMs: number;
-	rootServiceName?: string;
-	rootTraceName?: string;
-	services: Record<string, [number, number]>;
-	matched: number;
-	spans: MatchedSpan[];
-}
+export type { PartitionTagValue } from "./tag-catalog";
+export type { SearchHit } from "./hits";
 
 export interface PartitionResult {
 	hits: SearchHit[];
+	/**
+	 * Open traces in the range (newest first, a few) whose open entry did not match: their entry
+	 * holds only the batch that opened them, so the search asks their objects about what arrived since.
+	 */
+	openMisses: { traceId: string; version: number }[];
 	/** Rows the prefilter let through and that were matched exactly. */
 	inspected: number;
 	/** Whether the partition ran out of rows before `limit` hits. */
@@ -78,61 +77,21 @@ export interface TagNames {
 	span: string[];
 }
 
-export interface PartitionTagValue {
-	type: "string" | "int" | "float" | "bool";
-	value: string;
+/** The traces a narrowed tag-values request looks at. */
+export interface PartitionWhere {
+	query: string;
+	startMs: number;
+	endMs: number;
 }
+
+/** A narrowed tag-values request reads at most this many entries per partition (newest first). */
+const NARROW_MAX_TRACES = 2_000;
 
 /** Which values a tag-values request asks for. */
 export type TagTarget = { kind: "attribute"; scope: "resource" | "span" | "any"; key: string } | { kind: "name" | "rootName" | "rootServiceName" | "statusMessage" };
 
 function newest(hits: SearchHit[], limit: number): SearchHit[] {
 	return hits.sort((a, b) => (a.startKey < b.startKey ? 1 : a.startKey > b.startKey ? -1 : a.traceId < b.traceId ? 1 : -1)).slice(0, limit);
-}
-
-/** Keys per scope and values per key the tag catalog keeps in memory; beyond them it stops adding. */
-const CATALOG_MAX_KEYS = 1_000;
-const CATALOG_MAX_VALUES = 1_000;
-const TYPE_NAMES: Record<ValueType, PartitionTagValue["type"]> = { s: "string", i: "int", d: "float", b: "bool" };
-
-/** Tag names and values seen in this partition, rebuilt from the rows when the object starts. */
-class TagCatalog {
-	/** scope ("r", "s", "n" span names, "R" root names, "S" root services, "m" status messages) -> key -> value -> type */
-	readonly scopes = new Map<string, Map<string, Map<string, ValueType>>>();
-
-	addRow(terms: string, rootService: string | null, rootName: string | null): void {
-		for (const line of terms.split("\n")) {
-			if (line === "") continue;
-			if (line[0] === "n") {
-				this.#add("n", "", line.slice(1).replace(/\\(\\|n)/g, (_, c: string) => (c === "n" ? "\n" : "\\")), "s");
-				continue;
-			}
-			const parsed = parseTerm(line);
-			if (parsed) this.#add(parsed.scope, parsed.key, parsed.value, parsed.type);
-		}
-		if (rootService !== null) this.#add("S", "", rootService, "s");
-		if (rootName !== null) this.#add("R", "", rootName, "s");
-	}
-
-	keys(scope: "r" | "s"): string[] {
-		return [...(this.scopes.get(scope)?.keys() ?? [])];
-	}
-
-	values(scope: string, key: string): PartitionTagValue[] {
-		const values = this.scopes.get(scope)?.get(key);
-		return values ? [...values].map(([value, type]) => ({ type: TYPE_NAMES[type], value })) : [];
-	}
-
-	#add(scope: string, key: string, value: string, type: ValueType): void {
-		let keys = this.scopes.get(scope);
-		if (!keys) this.scopes.set(scope, (keys = new Map()));
-		let values = keys.get(key);
-		if (!values) {
-			if (keys.size >= CATALOG_MAX_KEYS) return;
-			keys.set(key, (values = new Map()));
-		}
-		if (values.size < CATALOG_MAX_VALUES && !values.has(value)) values.set(value, type);
-	}
 }
 
 export class SearchPartition extends DurableObject<Env> {
@@ -181,8 +140,20 @@ export class SearchPartition extends DurableObject<Env> {
 	 */
 	async search(request: PartitionSearch): Promise<PartitionResult> {
 		countUsage("objectCalls");
-		if (!this.#hasTable) return { hits: [], inspected: 0, exhausted: true };
+		if (!this.#hasTable) return { hits: [], openMisses: [], inspected: 0, exhausted: true };
 		const result = this.#search(request);
+		// Open entries that did not match may match on spans that came after them; with `{}` every one matched.
+		if (request.recheckOpen > 0 && !this.#compiled(request.query).matchesEverything) {
+			const hit = new Set(result.hits.map((h) => h.traceId));
+			const open = this.#sql.exec<{ trace_id: string }>(
+				"SELECT trace_id FROM traces WHERE state = 0 AND start_ms <= ? AND end_ms >= ? ORDER BY sort_key DESC, trace_id DESC LIMIT ?",
+				request.endMs,
+				request.startMs,
+				request.recheckOpen + hit.size,
+			);
+			for (const row of open) if (!hit.has(row.trace_id) && result.openMisses.length < request.recheckOpen) result.openMisses.push({ traceId: row.trace_id, version: 0 });
+			countUsage("rowsRead", open.rowsRead);
+		}
 		return result;
 	}
 
@@ -202,7 +173,7 @@ export class SearchPartition extends DurableObject<Env> {
 		for (const row of rows) {
 			if (kth !== undefined && row.sort_key < kth) {
 				countUsage("rowsRead", rows.rowsRead);
-				return { hits: newest([...hits.values()], request.limit), inspected, exhausted: false };
+				return { hits: newest([...hits.values()], request.limit), openMisses: [], inspected, exhausted: false };
 			}
 			inspected++;
 			const entry = JSON.parse(row.entry) as TraceEntry;
@@ -211,23 +182,11 @@ export class SearchPartition extends DurableObject<Env> {
 			const known = hits.get(entry.traceId);
 			// Two rows of one trace only when its object forgot it and reopened it: the newer one counts.
 			if (known && known.version >= row.version) continue;
-			const durationNs = BigInt(entry.endNs) - BigInt(entry.startNs);
-			hits.set(entry.traceId, {
-				traceId: entry.traceId,
-				version: row.version,
-				startNs: entry.startNs,
-				startKey: row.start_key,
-				durationMs: Number(durationNs > 0n ? durationNs / 1_000_000n : 0n),
-				rootServiceName: entry.rootServiceName,
-				rootTraceName: entry.rootName,
-				services: entry.services,
-				matched: match.matched,
-				spans: match.spans,
-			});
+			hits.set(entry.traceId, hitOf(entry, match, row.version));
 			if (hits.size >= request.limit) kth = newest([...hits.values()], request.limit).at(-1)!.startKey;
 		}
 		countUsage("rowsRead", rows.rowsRead);
-		return { hits: newest([...hits.values()], request.limit), inspected, exhausted: true };
+		return { hits: newest([...hits.values()], request.limit), openMisses: [], inspected, exhausted: true };
 	}
 
 	async tagNames(): Promise<TagNames> {
@@ -236,8 +195,13 @@ export class SearchPartition extends DurableObject<Env> {
 		return { resource: catalog.keys("r"), span: catalog.keys("s") };
 	}
 
-	async tagValues(target: TagTarget): Promise<PartitionTagValue[]> {
+	/**
+	 * Values of one tag. With `where` (the rest of the query Grafana's builder is editing), only
+	 * values on spans matching it, from the newest entries that pass (at most NARROW_MAX_TRACES).
+	 */
+	async tagValues(target: TagTarget, where?: PartitionWhere): Promise<PartitionTagValue[]> {
 		countUsage("objectCalls");
+		if (where) return this.#tagValuesWhere(target, where);
 		const catalog = this.#tagCatalog();
 		switch (target.kind) {
 			case "attribute": {
@@ -253,6 +217,54 @@ export class SearchPartition extends DurableObject<Env> {
 			case "statusMessage":
 				return this.#statusMessages();
 		}
+	}
+
+	#tagValuesWhere(target: TagTarget, where: PartitionWhere): PartitionTagValue[] {
+		if (!this.#hasTable) return [];
+		const compiled = this.#compiled(where.query);
+		const { sql, params } = compiled.prefilter;
+		const n = params.length;
+		const rows = this.#sql.exec<{ entry: string }>(
+			`SELECT entry FROM traces WHERE state < 2 AND start_ms <= ?${n + 1} AND end_ms >= ?${n + 2} AND ${sql} ORDER BY sort_key DESC, trace_id DESC LIMIT ?${n + 3}`,
+			...params,
+			where.endMs,
+			where.startMs,
+			NARROW_MAX_TRACES,
+		);
+		const seen = new Map<string, PartitionTagValue>();
+		const add = (type: ValueType, value: string | number | boolean) => {
+			const key = `${type}:${String(value)}`;
+			if (seen.size < CATALOG_MAX_VALUES && !seen.has(key)) seen.set(key, { type: TYPE_NAMES[type], value: String(value) });
+		};
+		for (const row of rows) {
+			const entry = JSON.parse(row.entry) as TraceEntry;
+			for (const span of entry.spans) {
+				if (!compiled.spanMatches(entry, span)) continue;
+				switch (target.kind) {
+					case "name":
+						add("s", span[1]);
+						break;
+					case "statusMessage":
+						if (span[8]) add("s", span[8]);
+						break;
+					case "rootName":
+						if (entry.rootName !== undefined) add("s", entry.rootName);
+						break;
+					case "rootServiceName":
+						if (entry.rootServiceName !== undefined) add("s", entry.rootServiceName);
+						break;
+					case "attribute": {
+						const indexes = [...(target.scope !== "resource" ? span[7] : []), ...(target.scope !== "span" ? (entry.resources[span[6]] ?? []) : [])];
+						for (const index of indexes) {
+							const [key, type, value] = entry.values[index]!;
+							if (key === target.key) add(type, value);
+						}
+					}
+				}
+			}
+		}
+		countUsage("rowsRead", rows.rowsRead);
+		return [...seen.values()];
 	}
 
 	/** Rows written by entry writes since the object started, and rows stored. */

@@ -11,7 +11,7 @@ import type { Env } from "../env";
 import { readSpanFacts } from "../otlp/span-facts";
 import { forEachSpan, TracesDataWriter } from "../otlp/wire";
 import { traceKey, type TraceAddress } from "../trace-address";
-import { buildEntry } from "./entry";
+import { buildEntry, type TraceEntry } from "./entry";
 import { partitionFor, placedStartNs } from "./partitions";
 import { EntryState, mergedRow, rowOf, sortKeyOf, type IndexRow } from "./row";
 
@@ -126,6 +126,18 @@ export class TraceSearchHooks {
 			this.#store.saveState({ ...this.placeToPersist(), searchPending: "merged" });
 			return false;
 		}
+	}
+
+	/**
+	 * The entry of an open trace as it stands now (every span that arrived, not only the batch that
+	 * opened it), for a search to match against; undefined when nothing is pending or the trace was
+	 * merged away. Reads nothing from R2 and writes nothing.
+	 */
+	currentEntry(address: TraceAddress, merged: boolean): TraceEntry | undefined {
+		if (merged || this.#store.pending.length === 0) return undefined;
+		const writer = new TracesDataWriter();
+		for (const span of this.#store.pending) writer.add(span.resource, span.scope, span.body);
+		return buildEntry(address.traceId, writer.finish());
 	}
 
 	/** Whether an index write failed and waits for the alarm. */

@@ -37,7 +37,10 @@ export async function handleSearch(request: Request, env: Env): Promise<Response
 		const spss = boundedInteger(params, "spss", DEFAULT_SPSS, 1, MAX_SPSS);
 		const outcome = await searchTraces(env, { tenant, query: q, startMs, endMs, limit, spss });
 		const response = create(SearchResponseSchema, { traces: outcome.hits.map(traceMetadata) });
-		return Response.json(toJson(SearchResponseSchema, response) as JsonObject);
+		const json = toJson(SearchResponseSchema, response) as JsonObject;
+		// Proto3 JSON leaves an empty list out; Tempo writes it, and readers need not special-case it.
+		json.traces ??= [];
+		return Response.json(json);
 	} catch (e) {
 		return errorResponse(e);
 	}

@@ -8,7 +8,7 @@ import { HttpError } from "../http/errors";
 import { errorResponse } from "../http/respond";
 import type { PartitionTagValue, TagTarget } from "../search/partition";
 import { searchTagNames, searchTagValues } from "../search/search";
-import { KIND_KEYWORDS, STATUS_KEYWORDS } from "../search/traceql";
+import { KIND_KEYWORDS, parseTraceQL, STATUS_KEYWORDS } from "../search/traceql";
 import { boundedInteger, timeRange } from "./search-route";
 
 /** The intrinsics search understands, as Tempo lists them in the `intrinsic` scope. */
@@ -69,19 +69,30 @@ export async function handleTagValues(request: Request, env: Env, rawTag: string
 		} catch {
 			throw new HttpError(400, "the tag name is not valid percent-encoding");
 		}
-		const values = await tagValues(env, tenant, tag, startMs, endMs, limit);
+		const values = await tagValues(env, tenant, tag, startMs, endMs, limit, narrowingQuery(params.get("q")));
 		return Response.json(version === "v2" ? { tagValues: values } : { tagValues: values.map((v) => v.value) });
 	} catch (e) {
 		return errorResponse(e);
 	}
 }
 
-async function tagValues(env: Env, tenant: string, tag: string, startMs: number, endMs: number, limit: number): Promise<TagValue[]> {
+/**
+ * The rest of the query Grafana's builder is editing (`q`), when it narrows anything: a query that
+ * is empty, `{}`, or does not parse (the builder sends what the user has typed so far) lists the
+ * values of the whole range instead of failing.
+ */
+function narrowingQuery(q: string | null): string | undefined {
+	if (q === null) return undefined;
+	const parsed = parseTraceQL(q);
+	return parsed.ok && parsed.query.filter ? q : undefined;
+}
+
+async function tagValues(env: Env, tenant: string, tag: string, startMs: number, endMs: number, limit: number, query: string | undefined): Promise<TagValue[]> {
 	if (tag === "status" || tag === "span:status") return Object.keys(STATUS_KEYWORDS).map((value) => ({ type: "keyword", value }));
 	if (tag === "kind" || tag === "span:kind") return Object.keys(KIND_KEYWORDS).map((value) => ({ type: "keyword", value }));
 	if (tag === "duration" || tag === "traceDuration" || tag === "span:duration" || tag === "trace:duration") return [];
 	const target = targetOf(tag);
-	return searchTagValues(env, tenant, target, startMs, endMs, limit);
+	return searchTagValues(env, tenant, target, startMs, endMs, limit, query);
 }
 
 function targetOf(tag: string): TagTarget {

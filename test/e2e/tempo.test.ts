@@ -109,6 +109,16 @@ describe("Grafana's Tempo data source against wrangler dev", () => {
 
 		root.end();
 		await provider.forceFlush();
+		// Finalized (after the 1.5 s quiet period): trace by id says complete.
+		await until(
+			"trace finalized",
+			async () => {
+				const response = await fetch(`${server.url}/api/v2/traces/${traceId}`, { headers: { ...BEARER, accept: "application/protobuf" } });
+				const byId = fromBinary(TraceByIDResponseSchema, new Uint8Array(await response.arrayBuffer()));
+				return byId.status === PartialStatus.COMPLETE ? true : undefined;
+			},
+			20_000,
+		);
 		const found = await until(
 			"finalized trace found",
 			async () => {
