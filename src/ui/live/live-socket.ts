@@ -13,12 +13,19 @@ export interface LiveHandlers {
 }
 
 const MAX_BACKOFF_MS = 10_000;
+/**
+ * A quiet trace sends nothing for minutes, and proxies close idle WebSockets (Cloudflare's after
+ * about 100 s): a text `ping` keeps it open. The runtime answers `pong` without waking the trace's
+ * object (README, "API"), so this is no polling — it asks for nothing.
+ */
+const KEEPALIVE_MS = 30_000;
 
 export class LiveSocket {
 	#socket?: WebSocket;
 	#closed = false;
 	#backoffMs = 500;
 	#retry?: ReturnType<typeof setTimeout>;
+	#keepalive?: ReturnType<typeof setInterval>;
 
 	constructor(
 		readonly traceId: string,
@@ -30,6 +37,7 @@ export class LiveSocket {
 	close(): void {
 		this.#closed = true;
 		clearTimeout(this.#retry);
+		clearInterval(this.#keepalive);
 		this.#socket?.close(1000, "viewer left the trace");
 		this.handlers.connection("closed");
 	}
@@ -48,6 +56,8 @@ export class LiveSocket {
 		socket.addEventListener("open", () => {
 			this.#backoffMs = 500;
 			this.handlers.connection("live");
+			clearInterval(this.#keepalive);
+			this.#keepalive = setInterval(() => socket.readyState === WebSocket.OPEN && socket.send("ping"), KEEPALIVE_MS);
 		});
 		socket.addEventListener("message", (event) => {
 			if (typeof event.data !== "string" || event.data === "pong") return;
@@ -62,6 +72,7 @@ export class LiveSocket {
 			if (frame.type === "redirect") this.#closed = true;
 		});
 		socket.addEventListener("close", () => {
+			if (this.#socket === socket) clearInterval(this.#keepalive);
 			if (this.#closed || this.#socket !== socket) return;
 			this.handlers.connection("reconnecting");
 			this.#retry = setTimeout(() => this.#open(), this.#backoffMs);
