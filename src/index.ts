@@ -35,7 +35,7 @@ router
 	.get("/v1/traces/:traceId", (request, env) => handleRead(request, env, request.params.traceId!))
 	// The same answer without its body: the viewer's status check of a search result or a trace.
 	.head("/v1/traces/:traceId", (request, env) => handleRead(request, env, request.params.traceId!))
-	.all("/v1/traces/:traceId", () => methodNotAllowed("GET"))
+	.all("/v1/traces/:traceId", () => methodNotAllowed("GET, HEAD"))
 	.get("/v1/traces/:traceId/live", (request, env) => handleLive(request, env, request.params.traceId!))
 	.all("/v1/traces/:traceId/live", () => methodNotAllowed("GET"))
 	// Grafana's Tempo data source (the Tempo HTTP API, read scope).

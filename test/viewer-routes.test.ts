@@ -45,5 +45,8 @@ describe("HEAD /v1/traces/{traceId}", () => {
 		expect(await res.text()).toBe("");
 		expect((await head(randomHex(16))).status).toBe(404);
 		expect((await exports.default.fetch(new Request(`${BASE}/v1/traces/${traceId}`, { method: "HEAD" }))).status).toBe(401);
+		const put = await exports.default.fetch(new Request(`${BASE}/v1/traces/${traceId}`, { method: "PUT", headers: AUTH }));
+		expect(put.status).toBe(405);
+		expect(put.headers.get("allow")).toBe("GET, HEAD");
 	});
 });
