@@ -10,6 +10,8 @@ import { protobufRequest, randomHex, type SpanSpec } from "./helpers";
 
 const CASES = Number((env as unknown as Record<string, string>).FUZZ_CASES ?? "400");
 const SEED = Number((env as unknown as Record<string, string>).FUZZ_SEED ?? "1");
+/** Long runs scale the per-test time limit with the number of cases. */
+const TIMEOUT_MS = 20_000 + CASES * 10;
 
 function parsed(text: string): Query {
 	const result = parseTraceQL(text);
@@ -218,7 +220,7 @@ describe("TraceQL fuzz", () => {
 			}
 		}
 		expect(accepted).toBeGreaterThan(0);
-	});
+	}, TIMEOUT_MS);
 });
 
 describe("search endpoints fuzz", () => {
@@ -239,5 +241,5 @@ describe("search endpoints fuzz", () => {
 			const text = await response.text();
 			expect(response.status, `${url.pathname}${url.search}: ${text.slice(0, 200)}`).toBeLessThan(500);
 		}
-	});
+	}, TIMEOUT_MS);
 });

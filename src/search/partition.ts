@@ -77,6 +77,12 @@ export interface TagNames {
 	span: string[];
 }
 
+interface OpenEntry {
+	sortKey: string;
+	startMs: number;
+	endMs: number;
+}
+
 /** The traces a narrowed tag-values request looks at. */
 export interface PartitionWhere {
 	query: string;
@@ -97,6 +103,7 @@ function newest(hits: SearchHit[], limit: number): SearchHit[] {
 export class SearchPartition extends DurableObject<Env> {
 	readonly #sql: SqlStorage;
 	#catalog: TagCatalog | undefined;
+	#open: Map<string, OpenEntry> | undefined;
 	readonly #queries = new Map<string, CompiledQuery>();
 	/** Rows written by entry writes since the object started (tests and the benchmark read it). */
 	#rowsWritten = 0;
@@ -126,6 +133,10 @@ export class SearchPartition extends DurableObject<Env> {
 			countUsage("rowsWritten", cursor.rowsWritten);
 			countUsage("rowsRead", cursor.rowsRead);
 			if (cursor.rowsWritten > 0 && row.state !== EntryState.Merged) this.#catalog?.addRow(row.terms, row.rootService, row.rootName);
+			if (cursor.rowsWritten > 0 && this.#open) {
+				if (row.state === EntryState.Open) this.#open.set(row.traceId, { sortKey: row.sortKey, startMs: row.startMs, endMs: row.endMs });
+				else this.#open.delete(row.traceId);
+			}
 		}
 		this.#rowsWritten += written;
 		return { rowsWritten: written };
@@ -145,16 +156,25 @@ export class SearchPartition extends DurableObject<Env> {
 		// Open entries that did not match may match on spans that came after them; with `{}` every one matched.
 		if (request.recheckOpen > 0 && !this.#compiled(request.query).matchesEverything) {
 			const hit = new Set(result.hits.map((h) => h.traceId));
-			const open = this.#sql.exec<{ trace_id: string }>(
-				"SELECT trace_id FROM traces WHERE state = 0 AND start_ms <= ? AND end_ms >= ? ORDER BY sort_key DESC, trace_id DESC LIMIT ?",
-				request.endMs,
-				request.startMs,
-				request.recheckOpen + hit.size,
-			);
-			for (const row of open) if (!hit.has(row.trace_id) && result.openMisses.length < request.recheckOpen) result.openMisses.push({ traceId: row.trace_id, version: 0 });
-			countUsage("rowsRead", open.rowsRead);
+			const open = [...this.#openEntries()].filter(([traceId, o]) => !hit.has(traceId) && o.startMs <= request.endMs && o.endMs >= request.startMs);
+			open.sort(([a, x], [b, y]) => (x.sortKey < y.sortKey ? 1 : x.sortKey > y.sortKey ? -1 : a < b ? 1 : -1));
+			result.openMisses = open.slice(0, request.recheckOpen).map(([traceId]) => ({ traceId, version: 0 }));
 		}
 		return result;
+	}
+
+	/**
+	 * The open entries (written at a first span, not yet replaced by a finalization), in memory: few
+	 * at any time, and finding them in the table would scan the hour. Rebuilt from the rows once.
+	 */
+	#openEntries(): Map<string, OpenEntry> {
+		if (!this.#open) {
+			this.#open = new Map();
+			const rows = this.#sql.exec<{ trace_id: string; sort_key: string; start_ms: number; end_ms: number }>("SELECT trace_id, sort_key, start_ms, end_ms FROM traces WHERE state = 0");
+			for (const row of rows) this.#open.set(row.trace_id, { sortKey: row.sort_key, startMs: row.start_ms, endMs: row.end_ms });
+			countUsage("rowsRead", rows.rowsRead);
+		}
+		return this.#open;
 	}
 
 	#search(request: PartitionSearch): PartitionResult {
