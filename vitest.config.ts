@@ -69,7 +69,16 @@ export default defineConfig({
 			},
 			{
 				// End to end: `wrangler dev` fed by the real OpenTelemetry JS SDK exporters.
-				test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000 },
+				// test/e2e/viewer/: the web viewer in headless Chromium (scripts/lib/browser.ts). The setup
+				// builds the viewer once, so the many `wrangler dev` builds that follow find it current.
+				test: {
+					name: "e2e",
+					include: ["test/e2e/**/*.test.ts"],
+					environment: "node",
+					testTimeout: 120_000,
+					hookTimeout: 120_000,
+					globalSetup: ["test/e2e/build-viewer.setup.ts"],
+				},
 			},
 		],
 	},

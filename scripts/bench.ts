@@ -1,13 +1,18 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--search [--search-runs 40]]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
 //  - ingest throughput and request latency for protobuf and JSON (512 spans over 64 traces per
 //    request, traces continuing over 8 requests, 4 concurrent clients), interleaved round by round
-//    with the same load against a null Worker in the same runtime (the transport floor);
+//    with the same load against a null Worker in the same runtime (the transport floor) and
+//    against the design floor (scripts/bench/design-floor.ts: split by trace id, one object call
+//    and one INSERT per trace part, an alarm set once);
+//  - what a million spans cost (scripts/lib/cost.ts), for the standard load and a Cloudflare-
+//    export-shaped one, from what the objects counted themselves; `--cost` runs only this;
 //  - the same with stitching (every second trace joins another) and live subscribers on;
 //  - decode-only throughput of the same payloads in this process (the parsing floor, one core);
 //  - delay from a trace's last span to its R2 object beyond the quiet period, under load;
 //  - read latency of a 10,000-span trace, open and finalized; memory an object holds per span;
 //  - 10,000 traces open at once.
+// The search section (scripts/lib/search-bench.ts) runs last; --search runs only it.
 // --profile also prints where workerd spends its CPU during one protobuf run (V8's sampling profiler
 // through wrangler's inspector; function names and lines refer to wrangler's bundle).
 // The machine is shared and noisy: each figure is the median of the rounds, and ratios compare
@@ -23,11 +28,18 @@ import type { Load } from "./lib/bench-load.ts";
 
 // Imported once the resolve hook is in place (the sources import without extensions).
 const { buildLoad } = await import("./lib/bench-load.ts");
+const { cloudflareExportCost, costJson, costTable, standardCost } = await import("./lib/cost.ts");
 const { ExportTraceServiceRequestSchema } = await import("../src/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts");
 const { splitRequest } = await import("../src/ingest/split.ts");
-const { SpanStore } = await import("../src/assembler/span-store.ts");
+const { PartStore } = await import("../src/assembler/part-store.ts");
 const { forEachSpan } = await import("../src/otlp/wire.ts");
 const { spanIdentity } = await import("../src/otlp/span-facts.ts");
+
+if (hasFlag("search")) {
+	const { searchBench } = await import("./lib/search-bench.ts");
+	process.stdout.write(`${(await searchBench()).markdown}\n`);
+	process.exit(0);
+}
 
 const rounds = Number(option("rounds", "3"));
 const requests = Number(option("requests", "120"));
@@ -35,6 +47,7 @@ const clients = Number(option("clients", "4"));
 const tracesPerRequest = Number(option("traces", "64"));
 const jsonOut = option("json", "");
 const profile = hasFlag("profile");
+const costOnly = hasFlag("cost");
 const QUIET_MS = 1000;
 const MEMORY_SPANS = 40_000;
 const ROOT = resolve(import.meta.dirname, "..");
@@ -68,8 +81,17 @@ async function drive(url: string, bodies: Uint8Array[], encoding: Encoding, span
 				const i = next++;
 				if (i >= total) return;
 				const t0 = performance.now();
-				const response = await fetch(`${url}/v1/traces`, { method: "POST", headers: { "content-type": CONTENT_TYPE[encoding] }, body: bodies[i % bodies.length] });
-				const answer = await response.arrayBuffer();
+				let response: Response;
+				let answer: ArrayBuffer;
+				try {
+					response = await fetch(`${url}/v1/traces`, { method: "POST", headers: { "content-type": CONTENT_TYPE[encoding] }, body: bodies[i % bodies.length] });
+					answer = await response.arrayBuffer();
+				} catch (e) {
+					// A connection wrangler's proxy dropped under load: a failed request, not a failed run.
+					log(`request failed: ${String(e)}`);
+					failed++;
+					continue;
+				}
 				latencies.push(performance.now() - t0);
 				// A 200 with partial success would hide refused spans: the load has none to refuse.
 				if (response.status === 200 && !(encoding === "json" && new TextDecoder().decode(answer).includes("rejected"))) ok++;
@@ -100,15 +122,14 @@ function decodeFloor(load: Load, encoding: Encoding): { full: number; split: num
 
 /**
  * What a trace's object keeps in its isolate's memory per buffered span: the object's own span
- * store (src/assembler/span-store.ts) fed the same batches, here in Node, where a full garbage
+ * store (src/assembler/part-store.ts) fed the same batches, here in Node, where a full garbage
  * collection can be forced before and after. SQLite is a stub: on Cloudflare the database is not
  * in the isolate's 128 MB. Each batch is copied first, as an RPC delivers it.
  */
 function objectMemoryPerSpan(batches: Uint8Array[], spans: number): number {
 	const collect = (globalThis as { gc?: () => void }).gc;
 	if (!collect) return Number.NaN;
-	const rows = { toArray: () => [], one: () => ({ id: ++groupIds }), [Symbol.iterator]: function* () {} };
-	let groupIds = 0;
+	const rows = { toArray: () => [], rowsRead: 0, rowsWritten: 0, [Symbol.iterator]: function* () {} };
 	const sql = { exec: () => rows } as unknown as SqlStorage;
 	const measure = () => {
 		collect();
@@ -116,12 +137,12 @@ function objectMemoryPerSpan(batches: Uint8Array[], spans: number): number {
 		return usage.heapUsed + usage.arrayBuffers;
 	};
 	const before = measure();
-	const store = new SpanStore(sql);
+	const store = new PartStore(sql);
 	for (const batch of batches) {
 		const copy = new Uint8Array(batch);
 		const incoming: { resourceHead: Uint8Array; scopeHead: Uint8Array; body: Uint8Array; identity: Uint8Array }[] = [];
 		forEachSpan(copy, (resourceHead, scopeHead, body) => incoming.push({ resourceHead, scopeHead, body, identity: spanIdentity(body) }));
-		store.add(incoming, { spans: Number.MAX_SAFE_INTEGER, bytes: Number.MAX_SAFE_INTEGER });
+		store.add({ tenant: "", traceId: "bench" }, incoming, { spans: Number.MAX_SAFE_INTEGER, bytes: Number.MAX_SAFE_INTEGER }, Date.now(), copy);
 	}
 	const after = measure();
 	if (store.pending.length !== spans) throw new Error(`span store holds ${store.pending.length} of ${spans} spans`);
@@ -171,12 +192,36 @@ async function bigTrace(url: string, spans: number): Promise<{ traceId: string; 
 	return { traceId: load.traceIds[0]!, bytes: load.protobuf.reduce((n, b) => n + b.length, 0) };
 }
 
+/** Both cost shapes, one after the other, each on its own fresh server. */
+async function measureCost() {
+	log("cost: standard load (protobuf, 64-span traces in 8 parts) on a fresh server with COUNT_USAGE=true ...");
+	const standard = await standardCost();
+	log("cost: Cloudflare-export-shaped load (JSON, each trace in 4 parts arriving after it was finalized) ...");
+	const cloudflareExport = await cloudflareExportCost();
+	return { standard, cloudflareExport, table: costTable(standard, cloudflareExport), json: { standard: costJson(standard), cloudflareExport: costJson(cloudflareExport) } };
+}
+
 // ---------------------------------------------------------------------------------------------
+
+if (costOnly) {
+	const cost = await measureCost();
+	process.stdout.write(`${cost.table}\n`);
+	if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ cost: cost.json }, null, 2));
+	process.exit(0);
+}
 
 log(`bench: ${rounds} rounds × ${requests} requests × 512 spans, ${clients} clients; starting wrangler dev (assembler and null Worker) ...`);
 const vars = { ALLOW_ANONYMOUS: "true", QUIET_PERIOD_MS: String(QUIET_MS), MAX_SPANS_PER_TRACE: "50000" };
-const [real, floor] = await Promise.all([startDevServer({ vars }), startDevServer({ configs: [join(ROOT, "scripts/bench/wrangler.toml")] })]);
-const servers: DevServer[] = [real, floor];
+// Plain ingest is timed on a server whose quiet period outlasts the run, as the design floor never
+// finalizes; `real` (1 s quiet period) takes the stitched + live runs, finalizing as it goes.
+const heldVars = { ...vars, QUIET_PERIOD_MS: "600000", MAX_TRACE_AGE_MS: "600000" };
+const [real, ingest, floor, designFloor] = await Promise.all([
+	startDevServer({ vars }),
+	startDevServer({ vars: heldVars }),
+	startDevServer({ configs: [join(ROOT, "scripts/bench/wrangler.toml")] }),
+	startDevServer({ configs: [join(ROOT, "scripts/bench/design-floor.toml")] }),
+]);
+const servers: DevServer[] = [real, ingest, floor, designFloor];
 process.on("SIGINT", async () => {
 	await Promise.all(servers.map((s) => s.stop()));
 	process.exit(130);
@@ -187,7 +232,9 @@ try {
 	const warm = buildLoad({ requests: 8 });
 	for (const encoding of ["protobuf", "json"] as const) {
 		await drive(real.url, warm[encoding], encoding, 512);
+		await drive(ingest.url, warm[encoding], encoding, 512);
 		await drive(floor.url, warm[encoding], encoding, 512);
+		await drive(designFloor.url, warm[encoding], encoding, 512);
 	}
 
 	if (profile) {
@@ -201,6 +248,8 @@ try {
 	const results: Record<string, Run[]> = {};
 	const record = (name: string, run: Run) => (results[name] ??= []).push(run);
 	const finalizeDelays: number[] = [];
+	/** Assembler ÷ design floor, per round (the runs of one round are seconds apart). */
+	const designRatios: Partial<Record<Encoding, number[]>> = {};
 	const parsing: Record<Encoding, { full: number; split: number }> = { protobuf: { full: 0, split: 0 }, json: { full: 0, split: 0 } };
 
 	for (let round = 1; round <= rounds; round++) {
@@ -208,7 +257,22 @@ try {
 			const plain = buildLoad({ requests, tracesPerRequest });
 			const stitched = buildLoad({ requests, tracesPerRequest, stitch: true });
 			if (round === 1) parsing[encoding] = decodeFloor(plain, encoding);
-			record(`${encoding} assembler`, await drive(real.url, plain[encoding], encoding, 512));
+			// The assembler and its design floor run back to back, in alternating order, so that each
+			// round's ratio compares runs under the same machine load.
+			const assemblerRun = () => drive(ingest.url, plain[encoding], encoding, 512);
+			const designRun = () => drive(designFloor.url, plain[encoding], encoding, 512);
+			let assembled: Run;
+			let designed: Run;
+			if (round % 2 === 1) {
+				assembled = await assemblerRun();
+				designed = await designRun();
+			} else {
+				designed = await designRun();
+				assembled = await assemblerRun();
+			}
+			record(`${encoding} assembler`, assembled);
+			record(`${encoding} design floor`, designed);
+			(designRatios[encoding] ??= []).push(assembled.spansPerSecond / designed.spansPerSecond);
 			record(`${encoding} floor`, await drive(floor.url, plain[encoding], encoding, 512, requests * 3));
 			// Stitching and live subscribers on: the 32 parent traces of the load's last group are
 			// watched from before their first span to their `finalized` event. Their last spans are in
@@ -222,7 +286,7 @@ try {
 			const finalized = await Promise.all(subscriptions.map((s) => Promise.race([s.finalizedAt, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 30_000))])));
 			for (const at of finalized) if (Number.isFinite(at)) finalizeDelays.push(Math.max(0, at - lastSpanAt - QUIET_MS));
 			subscriptions.forEach((s) => s.close());
-			log(`round ${round} ${encoding}: assembler ${Math.round(results[`${encoding} assembler`]!.at(-1)!.spansPerSecond)} spans/s, floor ${Math.round(results[`${encoding} floor`]!.at(-1)!.spansPerSecond)}, stitched+live ${Math.round(run.spansPerSecond)}`);
+			log(`round ${round} ${encoding}: assembler ${Math.round(results[`${encoding} assembler`]!.at(-1)!.spansPerSecond)} spans/s, floor ${Math.round(results[`${encoding} floor`]!.at(-1)!.spansPerSecond)}, design floor ${Math.round(results[`${encoding} design floor`]!.at(-1)!.spansPerSecond)}, stitched+live ${Math.round(run.spansPerSecond)}`);
 		}
 	}
 
@@ -236,9 +300,9 @@ try {
 	const finalProtobuf = await timedReads(real.url, big.traceId, "application/x-protobuf");
 
 	// 10,000 traces open at once: a server whose quiet period outlasts the test.
-	await real.stop();
-	servers.shift();
-	const held = await startDevServer({ vars: { ...vars, QUIET_PERIOD_MS: "600000", MAX_TRACE_AGE_MS: "600000" } });
+	await Promise.all([real.stop(), ingest.stop(), floor.stop(), designFloor.stop()]);
+	servers.splice(0);
+	const held = await startDevServer({ vars: heldVars });
 	servers.push(held);
 	// Memory per buffered span: workerd's resident memory before and after one 40,000-span trace
 	// arrives, on this fresh server (after the load above, garbage collection would blur it).
@@ -273,13 +337,17 @@ try {
 	};
 	const rows: string[] = [];
 	const table: Record<string, unknown> = {};
-	rows.push("| load (median of rounds) | spans/s | latency p50 | latency p99 | failed | vs transport floor |", "|---|---|---|---|---|---|");
+	rows.push("| load (median of rounds) | spans/s | latency p50 | latency p99 | failed | vs transport floor | vs design floor |", "|---|---|---|---|---|---|---|");
 	for (const encoding of ["protobuf", "json"] as const) {
 		const floorRun = summary(`${encoding} floor`);
-		for (const name of [`${encoding} assembler`, `${encoding} assembler, stitching + live`, `${encoding} floor`]) {
+		const designRun = summary(`${encoding} design floor`);
+		for (const name of [`${encoding} assembler`, `${encoding} assembler, stitching + live`, `${encoding} design floor`, `${encoding} floor`]) {
 			const s = summary(name);
 			table[name] = s;
-			rows.push(`| ${name} | ${fmt(s.spansPerSecond)} | ${ms(s.p50)} | ${ms(s.p99)} | ${s.failed} | ${name.endsWith("floor") ? "—" : pct(s.spansPerSecond / floorRun.spansPerSecond)} |`);
+			const vsTransport = name.endsWith(" floor") && !name.endsWith("design floor") ? "—" : pct(s.spansPerSecond / floorRun.spansPerSecond);
+			// Plain ingest: the median of the per-round ratios, each from two runs made back to back.
+			const vsDesign = name.endsWith(" floor") ? "—" : name === `${encoding} assembler` ? pct(median(designRatios[encoding] ?? [])) : pct(s.spansPerSecond / designRun.spansPerSecond);
+			rows.push(`| ${name} | ${fmt(s.spansPerSecond)} | ${ms(s.p50)} | ${ms(s.p99)} | ${s.failed} | ${vsTransport} | ${vsDesign} |`);
 		}
 	}
 	rows.push("", "| parsing floor, this process, one core | spans/s | assembler ingest ÷ it |", "|---|---|---|");
@@ -300,10 +368,18 @@ try {
 	rows.push(`| memory an object holds per buffered span (its span store, ${fmt(MEMORY_SPANS)} spans, after full GC) | ${fmt(memoryPerSpan)} B = ${(memoryPerSpan / protoPerSpan).toFixed(2)}× the span's protobuf size (${fmt(protoPerSpan)} B) |`);
 	rows.push(`| workerd resident memory growth per span over one ${fmt(MEMORY_SPANS)}-span open trace (no GC; includes SQLite's cache and garbage) | ${fmt(rssPerSpan)} B |`);
 	rows.push(`| traces open at once | ${fmt(manyLoad.traceIds.length)} accepted (${many.failed} failed requests), ${readable}/${sample.length} sampled read back open |`);
+	await held.stop();
+	servers.splice(0);
+	const cost = await measureCost();
+	rows.push("", cost.table);
 	process.stdout.write(`${rows.join("\n")}\n`);
 	if (jsonOut) {
-		writeFileSync(jsonOut, JSON.stringify({ table, parsing, finalizeDelays, openRead, heldOpenRead, finalJson, finalProtobuf, memoryPerSpan, rssPerSpan, protoPerSpan, openTraces: manyLoad.traceIds.length, openFailed: many.failed }, null, 2));
+		writeFileSync(jsonOut, JSON.stringify({ cost: cost.json, designRatios, table, parsing, finalizeDelays, openRead, heldOpenRead, finalJson, finalProtobuf, memoryPerSpan, rssPerSpan, protoPerSpan, openTraces: manyLoad.traceIds.length, openFailed: many.failed }, null, 2));
 	}
 } finally {
 	await Promise.all(servers.map((s) => s.stop()));
 }
+
+// Search: its own servers, after the ones above have stopped.
+const { searchBench } = await import("./lib/search-bench.ts");
+process.stdout.write(`\n${(await searchBench()).markdown}\n`);

@@ -1,4 +1,4 @@
-// Bearer-token authentication. AUTH_TOKENS is a secret: `token`, `token=tenant` or
+// Bearer-token authentication (or HTTP basic auth with the token as the password). AUTH_TOKENS is a secret: `token`, `token=tenant` or
 // `token=tenant:scope` entries separated by commas (scope `read`, `ingest` or `all`), or a JSON
 // array of {"token", "tenant"?, "scope"?}. Tokens are compared as SHA-256 digests with a
 // constant-time comparison, and never logged.
@@ -55,7 +55,8 @@ export function presentedToken(request: Request): string | undefined {
 	const header = request.headers.get("authorization");
 	if (header) {
 		const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-		return match ? match[1] : "";
+		if (match) return match[1];
+		return basicPassword(header) ?? "";
 	}
 	const protocols = request.headers.get("sec-websocket-protocol");
 	if (protocols) {
@@ -64,6 +65,26 @@ export function presentedToken(request: Request): string | undefined {
 		if (index >= 0 && parts[index + 1]) return parts[index + 1];
 	}
 	return undefined;
+}
+
+/**
+ * HTTP basic auth (RFC 7617) with the token as the password, for clients that only offer a user
+ * and password (Grafana's data source "Basic auth"); the user name is ignored, or is the token when
+ * the password is empty.
+ */
+function basicPassword(header: string): string | undefined {
+	const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+	if (!match) return undefined;
+	let decoded: string;
+	try {
+		decoded = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(atob(match[1]!), (c) => c.charCodeAt(0)));
+	} catch {
+		return undefined;
+	}
+	const colon = decoded.indexOf(":");
+	if (colon < 0) return undefined;
+	const password = decoded.slice(colon + 1);
+	return password || decoded.slice(0, colon) || undefined;
 }
 
 function tokenEntries(config: Config): Promise<TokenEntry[]> {

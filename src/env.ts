@@ -1,11 +1,16 @@
 import type { ConfigEnv } from "./config";
 import type * as self from "./env";
 import type { TraceAssembler } from "./assembler/trace-object";
+import type { SearchPartition } from "./search/partition";
 
 /** The Worker's bindings (wrangler.toml) and variables (config.ts). */
 export interface Env extends ConfigEnv {
 	TRACE_ASSEMBLER: DurableObjectNamespace<TraceAssembler>;
 	TRACES: R2Bucket;
+	/** The search index: one object per tenant, hour and shard (src/search/partitions.ts). */
+	SEARCH_PARTITION: DurableObjectNamespace<SearchPartition>;
+	/** "true" counts billed units in memory and serves them at GET /debug/usage (src/metering/usage.ts). */
+	COUNT_USAGE?: string;
 }
 
 declare global {

@@ -1,4 +1,5 @@
-// The router Worker: OTLP/HTTP ingest, the read API, and the streaming tail consumer. Each trace
+// The router Worker: OTLP/HTTP ingest, the read API, and the streaming tail consumer (the web
+// viewer's files are static assets, served before the Worker: wrangler.toml [assets]). Each trace
 // id is handled by its own Durable Object (TraceAssembler).
 import { Router } from "itty-router";
 import type { Env } from "./env";
@@ -6,13 +7,21 @@ import { handleExport, methodNotAllowed } from "./http/export-route";
 import { handleLive } from "./http/live-route";
 import { handleRead } from "./http/read-route";
 import { handleStitch } from "./http/stitch-route";
+import { handleRoot, viewerWithoutSlash } from "./http/root-route";
 import { HttpError } from "./http/errors";
 import { errorResponse } from "./http/respond";
 import { preflight, withCors } from "./http/cors";
 import { loadConfig } from "./config";
 import { tailStream } from "./tail/consumer";
+import { handleSearch } from "./tempo/search-route";
+import { handleTagsV1, handleTagsV2, handleTagValues } from "./tempo/tags-route";
+import { handleTempoTrace } from "./tempo/trace-by-id";
+import { handleEcho, handleBuildInfo } from "./tempo/status-route";
+import { handleUsage } from "./http/usage-route";
+import { countUsage, enableUsageCounting } from "./metering/usage";
 
 export { TraceAssembler } from "./assembler/trace-object";
+export { SearchPartition } from "./search/partition";
 
 const router = Router<Request & { params: Record<string, string> }, [Env, ExecutionContext]>({
 	catch: (error: unknown) => errorResponse(error),
@@ -24,14 +33,33 @@ router
 	.post("/v1/stitch", (request, env) => handleStitch(request, env))
 	.all("/v1/stitch", () => methodNotAllowed("POST"))
 	.get("/v1/traces/:traceId", (request, env) => handleRead(request, env, request.params.traceId!))
-	.all("/v1/traces/:traceId", () => methodNotAllowed("GET"))
+	// The same answer without its body: the viewer's status check of a search result or a trace.
+	.head("/v1/traces/:traceId", (request, env) => handleRead(request, env, request.params.traceId!))
+	.all("/v1/traces/:traceId", () => methodNotAllowed("GET, HEAD"))
 	.get("/v1/traces/:traceId/live", (request, env) => handleLive(request, env, request.params.traceId!))
 	.all("/v1/traces/:traceId/live", () => methodNotAllowed("GET"))
-	.get("/", () => Response.json({ service: "workers-trace-assembler", ingest: "POST /v1/traces", read: "GET /v1/traces/{traceId}", stitch: "POST /v1/stitch", live: "GET /v1/traces/{traceId}/live (WebSocket)" }))
+	// Grafana's Tempo data source (the Tempo HTTP API, read scope).
+	.get("/api/echo", (request, env) => handleEcho(request, env))
+	.get("/api/status/buildinfo", (request, env) => handleBuildInfo(request, env))
+	.get("/api/v2/traces/:traceId", (request, env) => handleTempoTrace(request, env, request.params.traceId!, "v2"))
+	.get("/api/traces/:traceId", (request, env) => handleTempoTrace(request, env, request.params.traceId!, "v1"))
+	.get("/api/search", (request, env) => handleSearch(request, env))
+	.get("/api/v2/search/tags", (request, env) => handleTagsV2(request, env))
+	.get("/api/v2/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v2"))
+	.get("/api/search/tags", (request, env) => handleTagsV1(request, env))
+	.get("/api/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v1"))
+	// Grafana sends TraceQL metrics (`| rate()` ...) here: out of scope, said plainly.
+	.get("/api/metrics/*", () => errorResponse(new HttpError(400, "TraceQL metrics (| rate(), | count_over_time(), ...) are not supported: search with one spanset, {...}")))
+	.all("/api/*", (request) => (request.method === "GET" ? errorResponse(new HttpError(404, `no route for GET ${new URL(request.url).pathname}`)) : methodNotAllowed("GET")))
+	.get("/debug/usage", (request, env) => handleUsage(request, env))
+	.get("/", (request) => handleRoot(request))
+	.get("/ui", () => viewerWithoutSlash())
 	.all("*", (request) => errorResponse(new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`)));
 
 export default {
 	async fetch(request, env, ctx) {
+		enableUsageCounting(env);
+		if (!request.url.includes("/debug/usage")) countUsage("workerRequests");
 		let origins: string[] = [];
 		try {
 			origins = loadConfig(env).corsOrigins;

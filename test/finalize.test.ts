@@ -16,16 +16,31 @@ function alarmOf(traceId: string): Promise<number | null> {
 }
 
 describe("finalization", () => {
-	it("moves the alarm to now + QUIET_PERIOD_MS on every accepted batch", async () => {
+	it("sets the alarm once for a trace's parts and slides the quiet period exactly when it fires", { timeout: 40_000 }, async () => {
 		const traceId = randomHex(16);
+		const firstSpan = randomHex(8);
 		const before = Date.now();
-		await postTraces(jsonRequest([{ traceId, spanId: randomHex(8) }]));
+		await postTraces(jsonRequest([{ traceId, spanId: firstSpan }]));
 		const first = (await alarmOf(traceId))!;
 		expect(first).toBeGreaterThanOrEqual(before + 10_000);
 		expect(first).toBeLessThanOrEqual(Date.now() + 10_000);
-		await new Promise((r) => setTimeout(r, 30));
-		await postTraces(jsonRequest([{ traceId, spanId: randomHex(8) }]));
-		expect((await alarmOf(traceId))!).toBeGreaterThan(first);
+		// A later part does not move the alarm (each setAlarm() is a billed row)...
+		await new Promise((r) => setTimeout(r, 2_000));
+		const lastSpan = randomHex(8);
+		const lastAt = Date.now();
+		await postTraces(jsonRequest([{ traceId, spanId: lastSpan }]));
+		expect(await alarmOf(traceId)).toBe(first);
+		// ...but when the alarm fires, the quiet period since the last part is not over: it is moved
+		// to the remainder, and the trace stays open until then.
+		while ((await alarmOf(traceId)) === first) await new Promise((r) => setTimeout(r, 200));
+		const rearmed = (await alarmOf(traceId))!;
+		expect(rearmed).toBeGreaterThanOrEqual(lastAt + 10_000);
+		expect(rearmed).toBeLessThanOrEqual(lastAt + 10_500);
+		expect(await env.TRACES.head(r2KeyOf(traceId))).toBeNull();
+		expect((await readTrace(traceId)).status).toBe("partial");
+		while ((await readTrace(traceId)).status !== "complete") await new Promise((r) => setTimeout(r, 200));
+		expect(Date.now()).toBeGreaterThanOrEqual(lastAt + 10_000);
+		expect(await storedSpanIds(traceId)).toEqual([firstSpan, lastSpan].sort());
 	});
 
 	it("caps the alarm at MAX_TRACE_AGE_MS after the first pending span", async () => {
@@ -34,7 +49,7 @@ describe("finalization", () => {
 		// Pretend the first span came 55 s ago: the age cap (60 s) is then sooner than the quiet period.
 		const firstAt = Date.now() - 55_000;
 		await runInDurableObject(stubFor(traceId), (_i, state) => {
-			state.storage.sql.exec("UPDATE meta SET value = ? WHERE key = 'firstPendingAt'", JSON.stringify(firstAt));
+			state.storage.sql.exec("UPDATE parts SET arrived_at = ? WHERE seq = 1", firstAt);
 		});
 		const { evictDurableObject } = await import("cloudflare:test");
 		await evictDurableObject(stubFor(traceId));
@@ -67,11 +82,12 @@ describe("finalization", () => {
 		const { status, trace } = await readTrace(traceId);
 		expect(status).toBe("complete");
 		expect(spanIds(trace)).toEqual([root, child].sort());
-		// The object freed the span bodies but kept the identities.
+		// The part is one row, kept as it arrived (its spans' identities keep retries exactly-once);
+		// finalization wrote one state row and touched no span.
 		const rows = await runInDurableObject(stubFor(traceId), (_i, state) =>
-			state.storage.sql.exec<{ n: number; bodies: number }>("SELECT count(*) AS n, count(body) AS bodies FROM spans").one(),
+			state.storage.sql.exec<{ parts: number; written: number }>("SELECT count(*) FILTER (WHERE seq > 0) AS parts, max(json_extract(state, '$.writtenUpTo')) AS written FROM parts").one(),
 		);
-		expect(rows).toEqual({ n: 2, bodies: 0 });
+		expect(rows).toEqual({ parts: 1, written: 1 });
 	});
 
 	it("reopens on a late span and stores the union at the next finalization", async () => {
@@ -96,8 +112,7 @@ describe("finalization", () => {
 		await finalizeNow(traceId);
 		// The retention alarm fires: the object deletes all its storage.
 		await runInDurableObject(stubFor(traceId), async (_i, state) => {
-			const finalized = JSON.parse(state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'finalized'").one().value);
-			state.storage.sql.exec("UPDATE meta SET value = ? WHERE key = 'finalized'", JSON.stringify({ ...finalized, at: 0 }));
+			state.storage.sql.exec("UPDATE parts SET state = json_set(state, '$.finalized.at', 0) WHERE seq = 0");
 		});
 		const { evictDurableObject } = await import("cloudflare:test");
 		await evictDurableObject(stubFor(traceId));

@@ -1,9 +1,24 @@
 // The test environment lowers MAX_SPANS_PER_TRACE to 1000 and MAX_TRACE_BYTES to 4 MiB (vitest.config.ts).
 import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
-import { finalizeNow, getTrace, jsonRequest, postTraces, randomHex, readTrace, r2KeyOf, spanIds } from "./helpers";
+import { finalizeNow, getTrace, jsonRequest, postTraces, randomHex, readTrace, r2KeyOf, spanIds, stubFor } from "./helpers";
 
 describe("per-trace limits", () => {
+	it("stores a part larger than a SQLite row (2 MB) in several rows, whole after an eviction", async () => {
+		const traceId = randomHex(16);
+		const payload = "y".repeat(100_000);
+		const spans = Array.from({ length: 30 }, (_, i) => ({ traceId, spanId: randomHex(8), service: `svc-${i % 3}`, attributes: { payload } }));
+		expect((await postTraces(jsonRequest(spans))).status).toBe(200);
+		const { evictDurableObject } = await import("cloudflare:test");
+		await evictDurableObject(stubFor(traceId));
+		expect(spanIds((await readTrace(traceId)).trace)).toEqual(spans.map((s) => s.spanId).sort());
+		// A retry after the eviction is recognised span by span.
+		const retry = (await (await postTraces(jsonRequest(spans.slice(0, 5)))).json()) as any;
+		expect(retry.partialSuccess).toBeUndefined();
+		await finalizeNow(traceId);
+		expect(spanIds((await readTrace(traceId)).trace)).toHaveLength(30);
+	});
+
 	it("rejects spans beyond MAX_SPANS_PER_TRACE with partial success and says the trace is truncated", async () => {
 		const traceId = randomHex(16);
 		const first = Array.from({ length: 900 }, () => ({ traceId, spanId: randomHex(8) }));

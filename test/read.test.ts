@@ -40,7 +40,7 @@ describe("GET /v1/traces/{traceId}", () => {
 		const { stubFor } = await import("./helpers");
 		const traceId = randomHex(16);
 		expect((await getTrace(traceId)).status).toBe(404);
-		const tables = await runInDurableObject(stubFor(traceId), (_i, state) => state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'spans'").toArray());
+		const tables = await runInDurableObject(stubFor(traceId), (_i, state) => state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'parts'").toArray());
 		expect(tables).toEqual([]);
 	});
 });

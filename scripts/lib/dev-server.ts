@@ -44,7 +44,21 @@ export async function freePort(): Promise<number> {
 	});
 }
 
+/**
+ * A port found free can be taken by another process before wrangler binds it (several test files
+ * start servers at once): when wrangler says so, start again on fresh ports.
+ */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+	for (let attempt = 1; ; attempt++) {
+		try {
+			return await startOnce(options);
+		} catch (e) {
+			if (attempt >= 3 || !/Address already in use/.test(String(e))) throw e;
+		}
+	}
+}
+
+async function startOnce(options: DevServerOptions): Promise<DevServer> {
 	const port = options.port ?? (await freePort());
 	const inspectorPort = await freePort();
 	const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "trace-assembler-"));

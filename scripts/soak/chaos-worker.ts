@@ -34,4 +34,5 @@ export class TraceAssembler extends RealTraceAssembler {
 	}
 }
 
+export { SearchPartition } from "../../src/index";
 export default worker;

@@ -4,7 +4,7 @@
 import { forEachSpan, TracesDataWriter } from "../otlp/wire";
 import { spanIdentity } from "../otlp/span-facts";
 import { bytesKey, Interner } from "./bytes-key";
-import type { PendingSpan } from "./span-store";
+import type { PendingSpan } from "./part-store";
 
 export function assembleTrace(stored: Uint8Array | undefined, pending: readonly PendingSpan[]): Uint8Array {
 	return assembleChunks(stored, pending, Number.POSITIVE_INFINITY)[0] ?? new Uint8Array(0);
@@ -30,7 +30,7 @@ export function assembleChunks(stored: Uint8Array | undefined, pending: readonly
 		size += span.length;
 	};
 	if (stored) forEachSpan(stored, add);
-	for (const span of pending) add(span.group.resource, span.group.scope, span.body);
+	for (const span of pending) add(span.resource, span.scope, span.body);
 	if (writer.spanCount > 0 || chunks.length === 0) chunks.push(writer.finish());
 	return chunks;
 }

@@ -1,4 +1,4 @@
-// GET /v1/traces/{traceId}: an open trace comes from its object, a finalized one from R2, and a
+// GET (and HEAD) /v1/traces/{traceId}: an open trace comes from its object, a finalized one from R2, and a
 // trace that was merged into another answers 308 with the merged trace's location.
 import { authenticate } from "../auth";
 import { configFor } from "../config";
@@ -7,6 +7,7 @@ import type { Env } from "../env";
 import { tracesDataToJson } from "../otlp/json-out";
 import { CONTENT_TYPE, type Encoding } from "../otlp/responses";
 import { objectName, parseTraceId, traceKey, type TraceAddress } from "../trace-address";
+import { countUsage } from "../metering/usage";
 import { HttpError } from "./errors";
 import { errorResponse, objectFailure } from "./respond";
 
@@ -29,14 +30,16 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 				dropped: view.droppedSpans > 0 ? String(view.droppedSpans) : "",
 			});
 		}
-		const object = await env.TRACES.get(traceKey(address));
+		// HEAD (the viewer's status check) needs only the metadata; either is one class B operation.
+		countUsage("r2ClassB");
+		const object: R2Object | R2ObjectBody | null = request.method === "HEAD" ? await env.TRACES.head(traceKey(address)) : await env.TRACES.get(traceKey(address));
 		if (!object) throw new HttpError(404, `trace ${address.traceId} not found`);
 		const metadata = object.customMetadata ?? {};
 		if (metadata.mergedInto) {
-			await object.body.cancel();
+			if (hasBody(object)) await object.body.cancel();
 			return redirectTo(await mergeTarget(env, { tenant, traceId: metadata.mergedInto }));
 		}
-		return traceResponse(request, new Uint8Array(await object.arrayBuffer()), "complete", {
+		return traceResponse(request, hasBody(object) ? new Uint8Array(await object.arrayBuffer()) : new Uint8Array(0), "complete", {
 			merged: metadata.mergedTraces ?? "",
 			refused: metadata.refusedMerges ?? "",
 			dropped: metadata.droppedSpans ?? "",
@@ -44,6 +47,10 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 	} catch (e) {
 		return errorResponse(e);
 	}
+}
+
+function hasBody(object: R2Object | R2ObjectBody): object is R2ObjectBody {
+	return "body" in object;
 }
 
 export function requireTraceId(raw: string): string {
@@ -83,7 +90,7 @@ interface TraceNotes {
 
 function traceResponse(request: Request, trace: Uint8Array, status: "partial" | "complete", notes: TraceNotes): Response {
 	const encoding: Encoding = /protobuf/i.test(request.headers.get("accept") ?? "") ? "protobuf" : "json";
-	const body = encoding === "protobuf" ? trace : JSON.stringify(tracesDataToJson(trace));
+	const body = request.method === "HEAD" ? null : encoding === "protobuf" ? trace : JSON.stringify(tracesDataToJson(trace));
 	const headers: Record<string, string> = { "content-type": CONTENT_TYPE[encoding], "x-trace-status": status, vary: "accept" };
 	// `<trace id>:<rule>` for every trace merged in, and `<trace id>:<reason>` for refused merges.
 	if (notes.merged) headers["x-trace-merged"] = notes.merged;

@@ -3,7 +3,7 @@
 // directly instead, which halves the object calls for a stitched trace's later spans. Merges are
 // permanent, so an entry goes stale only if the parent refuses the spans (a cycle found later):
 // then the router forgets it and asks the trace's own object, which knows best.
-import type { MergeRecord } from "../assembler/trace-object";
+import type { MergeRecord } from "../assembler/types";
 
 const MAX_ENTRIES = 10_000;
 const merged = new Map<string, MergeRecord>();

@@ -1,6 +1,6 @@
 // Storing one trace's part of an export (or of a tail consumer's batch): to the trace's own
 // object, or straight to the trace it was merged into once this isolate knows of the merge.
-import type { IngestResult } from "../assembler/trace-object";
+import type { IngestResult } from "../assembler/types";
 import type { Env } from "../env";
 import { objectName, type TraceAddress } from "../trace-address";
 import { mergedTraces } from "./merged-traces";

@@ -1,0 +1,118 @@
+// The assembler with one bench-only route, for `npm run bench -- --search`: POST /bench/seed builds
+// finalized traces in the Worker and writes their search entries straight into the index
+// partitions, through the same entry builder, partition choice and partition `put` that a trace's
+// object uses after finalization. It skips the trace objects and R2 (100,000 objects would take
+// far longer to create locally than the searches take to measure). GET /bench/rows reports the
+// index rows written per partition. Never deployed: only scripts/bench/search-wrangler.toml names it.
+import { create, toBinary } from "@bufbuild/protobuf";
+import worker from "../../src/index";
+import type { Env } from "../../src/env";
+import { TracesDataSchema } from "../../src/gen/opentelemetry/proto/trace/v1/trace_pb";
+import { buildEntry } from "../../src/search/entry";
+import { partitionFor, partitionHour, partitionName, SEARCH_SHARDS } from "../../src/search/partitions";
+import { EntryState, rowOf, sortKeyOf, type IndexRow } from "../../src/search/row";
+
+export { TraceAssembler, SearchPartition } from "../../src/index";
+
+const hex = (n: bigint, digits: number) => n.toString(16).padStart(digits, "0");
+/** A well-mixed 64-bit value of i (splitmix64), so ids look random and are reproducible. */
+function mix(i: bigint): bigint {
+	let z = (i + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
+	z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
+	z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
+	return z ^ (z >> 31n);
+}
+
+type Attribute = { key: string; value: { value: { case: "stringValue"; value: string } | { case: "intValue"; value: bigint } } };
+const str = (key: string, value: string): Attribute => ({ key, value: { value: { case: "stringValue", value } } });
+const int = (key: string, value: number): Attribute => ({ key, value: { value: { case: "intValue", value: BigInt(value) } } });
+
+/**
+ * Trace i of `total` spread evenly over the hour before `endMs`: five spans in four services; root
+ * service svc-(i mod 10); status 500 on one trace in 1,000; a root that takes 1.5 s and fails on
+ * one in 200; a unique user and request id per trace (high-cardinality values).
+ */
+export function benchTrace(i: number, total: number, endMs: number): { traceId: string; startMs: number; bytes: Uint8Array } {
+	const traceId = hex(mix(BigInt(i)), 16) + hex(mix(BigInt(i) + 7919n), 16);
+	const startMs = endMs - 3_600_000 + Math.floor((i * 3_600_000) / total);
+	const start = BigInt(startMs) * 1_000_000n;
+	const spanId = (k: number) => hex(mix(BigInt(i) * 8n + BigInt(k)) | 1n, 16);
+	const slowError = i % 200 === 1;
+	const rootMs = slowError ? 1_500 : 20 + (i % 580);
+	const ms = (n: number) => BigInt(n) * 1_000_000n;
+	const bytesOf = (h: string) => Uint8Array.from(h.match(/../g)!, (b) => parseInt(b, 16));
+	const span = (k: number, parent: number | undefined, name: string, kind: number, offsetMs: number, durationMs: number, attributes: Attribute[], error = false) => ({
+		traceId: bytesOf(traceId),
+		spanId: bytesOf(spanId(k)),
+		parentSpanId: parent === undefined ? new Uint8Array(0) : bytesOf(spanId(parent)),
+		name,
+		kind,
+		startTimeUnixNano: start + ms(offsetMs),
+		endTimeUnixNano: start + ms(offsetMs + durationMs),
+		attributes,
+		status: { code: error ? 2 : 0 },
+	});
+	const route = `/api/item/${i % 50}`;
+	const data = create(TracesDataSchema, {
+		resourceSpans: [
+			{
+				resource: { attributes: [str("service.name", `svc-${i % 10}`), str("deployment.environment", "bench")] },
+				scopeSpans: [
+					{
+						scope: { name: "bench" },
+						spans: [
+							span(0, undefined, `GET ${route}`, 2, 0, rootMs, [str("http.request.method", "GET"), str("http.route", route), int("http.response.status_code", i % 1000 === 7 ? 500 : 200), str("user.id", `u-${i}`), str("request.id", hex(mix(BigInt(-i)), 16))], slowError),
+							span(1, 0, "render", 1, rootMs - 10, 8, [str("template", `item-${i % 5}`)]),
+						],
+					},
+				],
+			},
+			{ resource: { attributes: [str("service.name", "svc-db")] }, scopeSpans: [{ scope: { name: "bench" }, spans: [span(2, 0, "SELECT items", 3, 2, 10, [str("db.system", "sqlite"), str("db.statement", "SELECT * FROM items WHERE id = ?")])] }] },
+			{ resource: { attributes: [str("service.name", "svc-cache")] }, scopeSpans: [{ scope: { name: "bench" }, spans: [span(3, 0, "cache get", 3, 1, 1, [str("cache.key", `item:${i % 50}`), str("cache.hit", i % 3 === 0 ? "false" : "true")])] }] },
+			{ resource: { attributes: [str("service.name", "svc-auth")] }, scopeSpans: [{ scope: { name: "bench" }, spans: [span(4, 0, "verify token", 1, 0, 1, [str("auth.method", "bearer")], i % 50 === 0)] }] },
+		],
+	});
+	return { traceId, startMs, bytes: toBinary(TracesDataSchema, data) };
+}
+
+export default {
+	async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+		const url = new URL(request.url);
+		if (url.pathname === "/bench/seed" && request.method === "POST") {
+			const from = Number(url.searchParams.get("from"));
+			const count = Number(url.searchParams.get("count"));
+			const total = Number(url.searchParams.get("total"));
+			const endMs = Number(url.searchParams.get("endMs"));
+			const tenant = url.searchParams.get("tenant") ?? "";
+			const byPartition = new Map<string, IndexRow[]>();
+			const now = Date.now();
+			for (let i = from; i < from + count; i++) {
+				const trace = benchTrace(i, total, endMs);
+				const name = partitionFor(tenant, trace.traceId, trace.startMs, now);
+				let rows = byPartition.get(name);
+				if (!rows) byPartition.set(name, (rows = []));
+				rows.push(rowOf(buildEntry(trace.traceId, trace.bytes), EntryState.Final, now, sortKeyOf(BigInt(trace.startMs) * 1_000_000n)));
+			}
+			let written = 0;
+			for (const [name, rows] of byPartition) written += (await env.SEARCH_PARTITION.getByName(name).put(rows)).rowsWritten;
+			return Response.json({ written });
+		}
+		if (url.pathname === "/bench/rows") {
+			// Rows written by entry writes and rows held, over the partitions of the given hours.
+			const tenant = url.searchParams.get("tenant") ?? "";
+			const fromMs = Number(url.searchParams.get("fromMs"));
+			const toMs = Number(url.searchParams.get("toMs"));
+			let rowsWritten = 0;
+			let rows = 0;
+			for (let hour = partitionHour(fromMs); hour <= partitionHour(toMs); hour++) {
+				for (let shard = 0; shard < SEARCH_SHARDS; shard++) {
+					const stats = await env.SEARCH_PARTITION.getByName(partitionName(tenant, hour, shard)).stats();
+					rowsWritten += stats.rowsWritten;
+					rows += stats.rows;
+				}
+			}
+			return Response.json({ rowsWritten, rows });
+		}
+		return worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, env, ctx);
+	},
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,117 @@
+// Finalization: after the quiet period (or at the trace's age limit, but never sooner than R2
+// allows), the object writes R2's copy merged with its pending spans as one TracesData object.
+// The quiet period slides without moving the alarm on every part: the alarm is set once, and when
+// it fires before the last arrival's quiet period is over it is set again for the remainder.
+import { finalizedFrame } from "../live/messages";
+import { traceKey, type TraceAddress } from "../trace-address";
+import { assembleTrace } from "./assemble";
+import type { TraceContext } from "./context";
+import type { MergeOutbox } from "./merge";
+import { putCounted, readStoredTrace } from "./stored-trace";
+import { summarizeTrace, summaryMetadata, type TraceSummary } from "./summary";
+
+/** Retries of a failing R2 write or merge back off from 2 s up to this, and never give up. */
+const MAX_RETRY_DELAY_MS = 5 * 60_000;
+
+export class Finalizer {
+	readonly #t: TraceContext;
+	readonly #merge: () => MergeOutbox;
+
+	constructor(context: TraceContext, merge: () => MergeOutbox) {
+		this.#t = context;
+		this.#merge = merge;
+	}
+
+	/** When the pending spans are due in R2: quiet period after the last arrival, capped by age, spaced by R2's rewrite limit. */
+	dueAt(now: number): number {
+		const { quietPeriodMs, maxTraceAgeMs, minRewriteIntervalMs } = this.#t.config;
+		const store = this.#t.store;
+		const last = store.lastArrivalAt ?? now;
+		const first = store.firstPendingAt ?? now;
+		let at = Math.min(last + quietPeriodMs, first + maxTraceAgeMs);
+		const lastWrite = store.state.finalized?.at;
+		if (lastWrite !== undefined) at = Math.max(at, lastWrite + minRewriteIntervalMs);
+		return at;
+	}
+
+	/** After new spans arrived: an alarm at the due time or sooner (usually already set). */
+	schedule(now: number): void {
+		// Not awaited: storage writes from one event are committed together before the reply leaves.
+		void this.#t.clock.atOrBefore(this.dueAt(now));
+	}
+
+	/**
+	 * The alarm fired with spans pending. An alarm run before the time it was set for was started by
+	 * hand (tests, an operator): it finalizes at once. Otherwise an alarm set before later parts
+	 * arrived is moved to the end of their quiet period.
+	 */
+	async onAlarm(address: TraceAddress, scheduledAt: number | null): Promise<void> {
+		const now = Date.now();
+		const byHand = scheduledAt !== null && now < scheduledAt;
+		const due = this.dueAt(now);
+		if (!byHand && now < due) {
+			await this.#t.clock.set(due);
+			return;
+		}
+		await this.finalize(address);
+	}
+
+	async finalize(address: TraceAddress): Promise<void> {
+		const { store, env } = this.#t;
+		const upTo = store.lastSeq;
+		const key = traceKey(address);
+		let trace: Uint8Array;
+		let summary: TraceSummary;
+		try {
+			// Requests interleave with these awaits: spans that arrive meanwhile get a higher seq,
+			// stay pending, and are written next time.
+			const stored = await readStoredTrace(env, address);
+			if (stored?.redirect) {
+				// This object forgot that its trace had joined another; R2 remembers.
+				store.saveState({ mergedInto: { ...stored.redirect, at: Date.now() }, movedStored: true });
+				await this.#merge().moveToParentOrRetry();
+				return;
+			}
+			trace = assembleTrace(stored?.trace, store.pending.filter((span) => span.seq <= upTo));
+			summary = summarizeTrace(trace);
+			await putCounted(env, key, trace, {
+				httpMetadata: { contentType: "application/x-protobuf" },
+				customMetadata: summaryMetadata(summary, address.traceId, store.state.merges ?? [], store.state.refused ?? [], store.droppedSpans),
+			});
+		} catch (e) {
+			await this.retryLater(`R2 write of ${key}`, e);
+			return;
+		}
+		const now = Date.now();
+		store.markWritten(upTo);
+		// One row: what was written, when, and how big; the parts themselves are not touched.
+		store.saveState({ writtenUpTo: upTo, finalized: { at: now, spanCount: summary.spanCount }, storedBytes: trace.length, failedAttempts: undefined, ...this.#t.search.placeToPersist() });
+		const stillOpen = store.pending.length > 0;
+		// Spans that came during the write keep the trace open: the next write says "finalized".
+		if (stillOpen) this.schedule(now);
+		else void this.#t.clock.set(now + this.#t.config.retentionMs);
+		await this.#traceFinalized(address, trace, summary, stillOpen);
+	}
+
+	/**
+	 * The moment an R2 write of the trace succeeded: `trace` is what R2 now holds. `stillOpen` when
+	 * spans arrived during the write (another write follows). Live subscribers hear of a complete
+	 * trace here.
+	 */
+	async #traceFinalized(address: TraceAddress, trace: Uint8Array, summary: TraceSummary, stillOpen: boolean): Promise<void> {
+		if (!stillOpen) this.#t.live.broadcast(finalizedFrame(summary.spanCount, traceKey(address)));
+		// Search (b): the finalized trace replaces its index entry (the next write does, while spans
+		// are pending); a failure is retried by the alarm.
+		if (!stillOpen && !(await this.#t.search.finalized(address, trace, this.#t.store.state.finalized!.at))) await this.retryLater("search index write", "partition unavailable");
+	}
+
+	/** Our own backoff instead of throwing: the platform gives up after six alarm retries. */
+	async retryLater(what: string, error: unknown): Promise<void> {
+		const { store, clock } = this.#t;
+		const attempts = (store.state.failedAttempts ?? 0) + 1;
+		const delay = Math.min(2_000 * 2 ** (attempts - 1), MAX_RETRY_DELAY_MS);
+		console.error(`TraceAssembler ${store.address?.traceId}: ${what} failed (attempt ${attempts}), retrying in ${delay} ms:`, error);
+		store.saveState({ failedAttempts: attempts });
+		await clock.set(Date.now() + delay);
+	}
+}

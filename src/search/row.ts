@@ -1,0 +1,158 @@
+// An entry as one row of an index partition: scalar columns that SQL filters on (time, durations,
+// error, root), a `terms` text of the trace's distinct facts that `instr` can test, a small Bloom
+// filter of the same terms in integer columns (so most rows are skipped with integer arithmetic
+// before any text is searched), and the entry itself as JSON for exact per-span matching.
+// One row per trace, keyed by (sort key, trace id): the sort key is fixed when the trace opens, so
+// replacing the row is one row written, and the key's order lets `{}` read only the newest rows.
+// The table has no other index: each would be another row written.
+import type { TraceEntry, ValueType } from "./entry";
+
+export const enum EntryState {
+	/** Written at the trace's first span: the facts of that first batch. */
+	Open = 0,
+	/** Written after each successful finalization: the whole trace. */
+	Final = 1,
+	/** The trace was merged into another: never listed on its own again. */
+	Merged = 2,
+}
+
+export interface IndexRow {
+	/**
+	 * The start of the first span the trace's object accepted, zero-padded to 20 digits: fixed for
+	 * the life of the entry, never earlier than the trace's start (`startKey`).
+	 */
+	sortKey: string;
+	traceId: string;
+	state: EntryState;
+	/** A row replaces the stored one only with a higher version: 0 for open, the finalization time after. */
+	version: number;
+	startMs: number;
+	endMs: number;
+	/** startNs zero-padded to 20 digits: sorts as text in time order. */
+	startKey: string;
+	durationNs: number;
+	minSpanNs: number;
+	maxSpanNs: number;
+	error: 0 | 1;
+	rootService: string | null;
+	rootName: string | null;
+	terms: string;
+	/** BLOOM_COLUMNS integers of BLOOM_BITS bits each: the Bloom filter of `terms`. */
+	bloom: number[];
+	entry: string;
+}
+
+/** Bloom filter layout: 6 integer columns of 50 bits (exact in a JavaScript number), 2 bits per term. */
+export const BLOOM_COLUMNS = 6;
+export const BLOOM_BITS = 50;
+
+/** The (column, bit) pairs of a term: two positions from FNV-1a hashes with different seeds. */
+export function bloomPositions(text: string): [column: number, bit: number][] {
+	const out: [number, number][] = [];
+	for (const seed of [0x811c9dc5, 0x01000193]) {
+		let h = seed >>> 0;
+		for (let i = 0; i < text.length; i++) {
+			h ^= text.charCodeAt(i);
+			h = Math.imul(h, 0x01000193) >>> 0;
+		}
+		const position = h % (BLOOM_COLUMNS * BLOOM_BITS);
+		out.push([Math.floor(position / BLOOM_BITS), position % BLOOM_BITS]);
+	}
+	return out;
+}
+
+function bloomOf(terms: Iterable<string>): number[] {
+	const bits = Array.from({ length: BLOOM_COLUMNS }, () => new Set<number>());
+	for (const t of terms) for (const [column, bit] of bloomPositions(t)) bits[column]!.add(bit);
+	return bits.map((set) => [...set].reduce((sum, bit) => sum + 2 ** bit, 0));
+}
+
+/** The version of a merge tombstone: no later entry of the same id replaces it. */
+export const MERGED_VERSION = Number.MAX_SAFE_INTEGER;
+
+export function rowOf(entry: TraceEntry, state: EntryState, version: number, sortKey: string): IndexRow {
+	const start = BigInt(entry.startNs);
+	const end = BigInt(entry.endNs);
+	let minSpanNs = Number.MAX_SAFE_INTEGER;
+	let maxSpanNs = 0;
+	let error: 0 | 1 = 0;
+	const terms = new Set<string>();
+	for (const group of entry.resources) for (const index of group) terms.add(pairTerm("r", entry, index));
+	for (const span of entry.spans) {
+		minSpanNs = Math.min(minSpanNs, span[3]);
+		maxSpanNs = Math.max(maxSpanNs, span[3]);
+		if (span[5] === 2) error = 1;
+		terms.add(nameTerm(span[1]));
+		for (const index of span[7]) terms.add(pairTerm("s", entry, index));
+	}
+	for (const [, errors] of Object.values(entry.services)) if (errors > 0) error = 1;
+	if (entry.spans.length === 0) minSpanNs = 0;
+	return {
+		sortKey,
+		traceId: entry.traceId,
+		state,
+		version,
+		startMs: Number(start / 1_000_000n),
+		endMs: Number(end / 1_000_000n),
+		startKey: entry.startNs.padStart(20, "0"),
+		durationNs: Number(end > start ? end - start : 0n),
+		minSpanNs,
+		maxSpanNs,
+		error,
+		rootService: entry.rootServiceName ?? null,
+		rootName: entry.rootName ?? null,
+		terms: `\n${[...terms].join("\n")}\n`,
+		bloom: bloomOf(terms),
+		entry: JSON.stringify(entry),
+	};
+}
+
+/** A tombstone: what a merged trace leaves in its partition. */
+export function mergedRow(traceId: string, sortKey: string): IndexRow {
+	return { sortKey, bloom: Array(BLOOM_COLUMNS).fill(0), traceId, state: EntryState.Merged, version: MERGED_VERSION, startMs: 0, endMs: 0, startKey: "", durationNs: 0, minSpanNs: 0, maxSpanNs: 0, error: 0, rootService: null, rootName: null, terms: "", entry: "" };
+}
+
+/**
+ * One line of `terms`: scope (`r` resource, `s` span), value type, the key's length, `:`, key, `=`,
+ * value. Newlines and backslashes are escaped so that a line never spans two facts, and the length
+ * makes a key holding `=` unambiguous: `instr(terms, "\n<term>\n")` is an exact test.
+ */
+export function term(scope: "r" | "s", type: ValueType, key: string, value: string | number | boolean): string {
+	const k = escape(key);
+	return `${scope}${type}${k.length}:${k}=${escape(String(value))}`;
+}
+
+/** The sort key of a time in nanoseconds since the epoch. */
+export function sortKeyOf(startNs: bigint): string {
+	return String(startNs < 0n ? 0n : startNs).padStart(20, "0");
+}
+
+export function nameTerm(name: string): string {
+	return `n${escape(name)}`;
+}
+
+function pairTerm(scope: "r" | "s", entry: TraceEntry, index: number): string {
+	const [key, type, value] = entry.values[index]!;
+	return term(scope, type, key, value);
+}
+
+function escape(text: string): string {
+	return text.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+}
+
+/** The inverse of `term` for the tag catalog: undefined for name lines and malformed ones. */
+export function parseTerm(line: string): { scope: "r" | "s"; type: ValueType; key: string; value: string } | undefined {
+	const scope = line[0];
+	const type = line[1];
+	if ((scope !== "r" && scope !== "s") || (type !== "s" && type !== "i" && type !== "d" && type !== "b")) return undefined;
+	const colon = line.indexOf(":", 2);
+	const length = Number(line.slice(2, colon));
+	if (colon < 0 || !Number.isSafeInteger(length)) return undefined;
+	const eq = colon + 1 + length;
+	if (line[eq] !== "=") return undefined;
+	return { scope, type, key: unescape(line.slice(colon + 1, eq)), value: unescape(line.slice(eq + 1)) };
+}
+
+function unescape(text: string): string {
+	return text.replace(/\\(\\|n)/g, (_, c: string) => (c === "n" ? "\n" : "\\"));
+}
