@@ -24,10 +24,19 @@ export function parseTempoTraceId(raw: string): string {
 	return raw.toLowerCase().padStart(32, "0");
 }
 
+/** The path segment decoded; broken percent-encoding (`%ZZ`) is the client's mistake, not a 500. */
+function decodedId(raw: string): string {
+	try {
+		return decodeURIComponent(raw);
+	} catch {
+		throw new HttpError(400, `invalid trace id ${JSON.stringify(raw.slice(0, 64))}: not valid percent-encoding`);
+	}
+}
+
 export async function handleTempoTrace(request: Request, env: Env, rawId: string, version: "v1" | "v2"): Promise<Response> {
 	try {
 		const { tenant } = await authenticate(request, configFor(env), "read");
-		const traceId = parseTempoTraceId(decodeURIComponent(rawId));
+		const traceId = parseTempoTraceId(decodedId(rawId));
 		const found = await loadTrace(env, { tenant, traceId });
 		if (!found) throw new HttpError(404, `trace ${traceId} not found`);
 		const trace = nilSafe(fromBinary(TracesDataSchema, found.trace));
