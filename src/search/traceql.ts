@@ -270,11 +270,76 @@ export function compileRegex(source: string): RegExp {
 		flags = "i";
 		body = body.slice(4);
 	}
+	let regex: RegExp;
 	try {
-		return new RegExp(`^(?:${body})$`, flags);
+		regex = new RegExp(`^(?:${body})$`, flags);
 	} catch (e) {
 		throw new QueryError(`invalid regular expression ${JSON.stringify(source)}: ${e instanceof Error ? e.message : String(e)}`);
 	}
+	if (repeatsAmbiguousGroup(body)) {
+		throw new QueryError(
+			`regular expression ${JSON.stringify(source)} repeats a group that itself repeats or has alternatives, like (a+)+ or (a|b)*: ` +
+				"JavaScript's backtracking engine can take exponential time on that; write it without the outer repetition (e.g. [ab]* for (a|b)*)",
+		);
+	}
+	return regex;
+}
+
+/**
+ * Whether a repetition (*, +, {n,}, {n,m} with m > 1) applies to a group containing another
+ * quantifier or an alternation: the shapes ((a+)+, (\w|\d)*) on which a backtracking engine takes
+ * exponential time on a non-matching value of 30 characters. RE2 (Tempo) is linear and accepts
+ * them; JavaScript's RegExp would hang the partition that evaluates it.
+ */
+function repeatsAmbiguousGroup(body: string): boolean {
+	const groups: boolean[] = [false];
+	let i = 0;
+	const markOuter = () => {
+		groups[groups.length - 1] = true;
+	};
+	while (i < body.length) {
+		const c = body[i]!;
+		if (c === "\\") {
+			i += 2;
+		} else if (c === "[") {
+			// A class is one atom: skip to its closing bracket (a leading ] or ^] is literal).
+			i++;
+			if (body[i] === "^") i++;
+			if (body[i] === "]") i++;
+			while (i < body.length && body[i] !== "]") i += body[i] === "\\" ? 2 : 1;
+			i++;
+		} else if (c === "(") {
+			groups.push(false);
+			i++;
+			// (?:, (?<name>, (?P<name>, (?=, (?!, (?i) ...: the marker is not a quantifier.
+			if (body[i] === "?") {
+				i++;
+				if (body[i] === "<" && body[i + 1] !== "=" && body[i + 1] !== "!") i = body.indexOf(">", i) + 1 || body.length;
+				else while (i < body.length && /[:=!<a-zA-Z-]/.test(body[i]!)) i++;
+			}
+		} else if (c === ")") {
+			const inner = groups.length > 1 ? groups.pop()! : false;
+			i++;
+			const quantifier = /^(?:[*+?]|\{(\d+)(?:(,)(\d*))?\})/.exec(body.slice(i));
+			if (quantifier) {
+				const [, , comma, max] = quantifier;
+				const repeats = quantifier[0] !== "?" && (quantifier[0].length === 1 || (comma !== undefined && (max === "" || Number(max) > 1)));
+				if (repeats && inner) return true;
+				i += quantifier[0].length;
+				markOuter();
+			}
+			if (inner) markOuter();
+		} else if (c === "|" || c === "*" || c === "+" || c === "?") {
+			markOuter();
+			i++;
+		} else if (c === "{" && /^\{\d+(?:,\d*)?\}/.test(body.slice(i))) {
+			markOuter();
+			i++;
+		} else {
+			i++;
+		}
+	}
+	return false;
 }
 
 function attribute(scope: Scope, key: string, token: Token): Field {
