@@ -8,6 +8,7 @@
 // no row to the object's own storage on the normal path: the entry's place rides along with the
 // first finalization's state write.
 import type { Env } from "../env";
+import { countUsage } from "../metering/usage";
 import { readSpanFacts } from "../otlp/span-facts";
 import { forEachSpan, TracesDataWriter } from "../otlp/wire";
 import { traceKey, type TraceAddress } from "../trace-address";
@@ -150,6 +151,7 @@ export class TraceSearchHooks {
 		const pending = this.#store.state.searchPending;
 		if (pending === "merged") return this.merged(address);
 		if (pending !== "final") return true;
+		countUsage("r2ClassB");
 		const object = await this.#env.TRACES.get(traceKey(address));
 		if (!object || object.customMetadata?.mergedInto) {
 			await object?.body.cancel();

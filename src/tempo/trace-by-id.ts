@@ -12,6 +12,7 @@ import { PartialStatus, TraceByIDResponseSchema, TraceSchema } from "../gen/temp
 import { HttpError } from "../http/errors";
 import { errorResponse, objectFailure } from "../http/respond";
 import { tracesDataToJson } from "../otlp/json-out";
+import { countUsage } from "../metering/usage";
 import { isZero } from "../otlp/wire";
 import { UNKNOWN_SERVICE } from "../search/entry";
 import { objectName, traceKey, type TraceAddress } from "../trace-address";
@@ -80,6 +81,7 @@ export async function loadTrace(env: Env, address: TraceAddress): Promise<{ trac
 			continue;
 		}
 		if (view.state === "partial") return { trace: view.trace, partial: true };
+		countUsage("r2ClassB");
 		const object = await env.TRACES.get(traceKey(current));
 		if (!object) return undefined;
 		const into = object.customMetadata?.mergedInto;
