@@ -276,23 +276,38 @@ export function compileRegex(source: string): RegExp {
 	} catch (e) {
 		throw new QueryError(`invalid regular expression ${JSON.stringify(source)}: ${e instanceof Error ? e.message : String(e)}`);
 	}
-	if (repeatsAmbiguousGroup(body)) {
+	const hazard = backtrackingHazard(body);
+	if (hazard === "nested") {
 		throw new QueryError(
 			`regular expression ${JSON.stringify(source)} repeats a group that itself repeats or has alternatives, like (a+)+ or (a|b)*: ` +
 				"JavaScript's backtracking engine can take exponential time on that; write it without the outer repetition (e.g. [ab]* for (a|b)*)",
+		);
+	}
+	if (hazard === "unbounded") {
+		throw new QueryError(
+			`regular expression ${JSON.stringify(source)} has more than ${MAX_UNBOUNDED_REPEATS} unbounded repetitions (*, +, {n,}): ` +
+				"JavaScript's backtracking engine can take time growing with the value's length to that power; use fewer, e.g. .*a.*b rather than .*a.*b.*c.*d",
 		);
 	}
 	return regex;
 }
 
 /**
- * Whether a repetition (*, +, {n,}, {n,m} with m > 1) applies to a group containing another
- * quantifier or an alternation: the shapes ((a+)+, (\w|\d)*) on which a backtracking engine takes
- * exponential time on a non-matching value of 30 characters. RE2 (Tempo) is linear and accepts
- * them; JavaScript's RegExp would hang the partition that evaluates it.
+ * Four unbounded repetitions (.*e.*e.*e.*x) take seconds per 1 KB value that almost matches
+ * (a SQL statement), and a search matches thousands of values; three stay in milliseconds.
  */
-function repeatsAmbiguousGroup(body: string): boolean {
+const MAX_UNBOUNDED_REPEATS = 3;
+
+/**
+ * The shapes on which JavaScript's backtracking RegExp can take exponential or high polynomial
+ * time on a value that almost matches, so that the partition evaluating a search would hang. RE2
+ * (Tempo) is linear and accepts them. "nested": a repetition (*, +, {n,}, {n,m} with m > 1) of a
+ * group containing another quantifier or an alternation ((a+)+, (\w|\d)*: exponential on a
+ * 30-character value). "unbounded": more than MAX_UNBOUNDED_REPEATS of *, + and {n,}.
+ */
+function backtrackingHazard(body: string): "nested" | "unbounded" | undefined {
 	const groups: boolean[] = [false];
+	let unbounded = 0;
 	let i = 0;
 	const markOuter = () => {
 		groups[groups.length - 1] = true;
@@ -324,22 +339,26 @@ function repeatsAmbiguousGroup(body: string): boolean {
 			if (quantifier) {
 				const [, , comma, max] = quantifier;
 				const repeats = quantifier[0] !== "?" && (quantifier[0].length === 1 || (comma !== undefined && (max === "" || Number(max) > 1)));
-				if (repeats && inner) return true;
+				if (repeats && inner) return "nested";
+				if (quantifier[0] === "*" || quantifier[0] === "+" || max === "") unbounded++;
 				i += quantifier[0].length;
 				markOuter();
 			}
 			if (inner) markOuter();
 		} else if (c === "|" || c === "*" || c === "+" || c === "?") {
+			// A ? right after a quantifier makes it lazy: no repetition of its own.
+			if ((c === "*" || c === "+") && !"*+?}".includes(body[i - 1] ?? "")) unbounded++;
 			markOuter();
 			i++;
 		} else if (c === "{" && /^\{\d+(?:,\d*)?\}/.test(body.slice(i))) {
+			if (/^\{\d+,\}/.test(body.slice(i))) unbounded++;
 			markOuter();
 			i++;
 		} else {
 			i++;
 		}
 	}
-	return false;
+	return unbounded > MAX_UNBOUNDED_REPEATS ? "unbounded" : undefined;
 }
 
 function attribute(scope: Scope, key: string, token: Token): Field {
