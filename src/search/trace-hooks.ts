@@ -94,13 +94,14 @@ export class TraceSearchHooks {
 	}
 
 	/**
-	 * (b) After a successful R2 write of `trace` (the whole trace) at `at`: replace the entry. Returns
+	 * (b) After a successful R2 write of `trace` (the whole trace) at `at`: replace the entry, as an
+	 * open one when spans arrived during the write (`stillOpen`: searches still re-check it). Returns
 	 * false when the write failed; the caller then retries through its alarm (see `retry`).
 	 */
-	async finalized(address: TraceAddress, trace: Uint8Array, at: number): Promise<boolean> {
+	async finalized(address: TraceAddress, trace: Uint8Array, at: number, stillOpen = false): Promise<boolean> {
 		const place = this.#placeOf(address, trace);
 		try {
-			await this.#put(place.partition, rowOf(buildEntry(address.traceId, trace), EntryState.Final, at, place.sortKey));
+			await this.#put(place.partition, rowOf(buildEntry(address.traceId, trace), stillOpen ? EntryState.Open : EntryState.Final, at, place.sortKey));
 			const changes: SearchState = { ...this.placeToPersist() };
 			if (this.#store.state.searchPending !== undefined) changes.searchPending = undefined;
 			if (Object.keys(changes).length > 0) this.#store.saveState(changes);
