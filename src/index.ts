@@ -53,7 +53,10 @@ router
 	.all("/api/*", (request) => (request.method === "GET" ? errorResponse(new HttpError(404, `no route for GET ${new URL(request.url).pathname}`)) : methodNotAllowed("GET")))
 	.get("/debug/usage", (request, env) => handleUsage(request, env))
 	.get("/", (request) => handleRoot(request))
+	// HEAD answers as GET does (uptime checks probe `/` this way); the runtime drops the body.
+	.head("/", (request) => handleRoot(request))
 	.get("/ui", () => viewerWithoutSlash())
+	.head("/ui", () => viewerWithoutSlash())
 	.all("*", (request) => errorResponse(new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`)));
 
 export default {

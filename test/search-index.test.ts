@@ -204,6 +204,38 @@ async function rowsFor(traceId: string, startNs: bigint, tenant = ""): Promise<{
 }
 
 describe("search index across restarts and failures", () => {
+	it("indexes what a write put in R2 when spans arrived during it, not only the first batch", async () => {
+		const t = trace("busy-svc");
+		const [root, db] = t.spans as [SpanSpec, SpanSpec];
+		await send([root]);
+		await eventually('{resource.service.name="busy-svc"}', (r) => ids(r).includes(t.traceId));
+		await send([db]);
+		// The R2 write of {root, db} waits at a gate while a third span arrives: the trace stays open.
+		const bucket = Object.getPrototypeOf(env.TRACES) as R2Bucket;
+		const put = bucket.put;
+		let release!: () => void;
+		const gate = new Promise<void>((r) => (release = r));
+		bucket.put = async function (this: R2Bucket, ...args: Parameters<R2Bucket["put"]>) {
+			await gate;
+			return put.apply(this, args);
+		} as R2Bucket["put"];
+		try {
+			const alarm = runDurableObjectAlarm(stubFor(t.traceId));
+			await new Promise((r) => setTimeout(r, 50));
+			await send([{ traceId: t.traceId, spanId: randomHex(8), parentSpanId: t.rootId, name: "during", service: "busy-svc", startNs: t.start + 60n * MS, endNs: t.start + 70n * MS }]);
+			release();
+			await alarm;
+		} finally {
+			bucket.put = put;
+		}
+		// The second batch (db) is in R2 but neither in the first batch's entry nor pending: only
+		// the write's own entry can find it.
+		await eventually('{resource.service.name="busy-svc-db"}', (r) => ids(r).includes(t.traceId));
+		expect((await rowsFor(t.traceId, t.start)).map((row) => row.state)).toEqual([0]);
+		await finalizeNow(t.traceId);
+		expect((await rowsFor(t.traceId, t.start)).map((row) => row.state)).toEqual([1]);
+	});
+
 	it("keeps one row when the object restarts between the first span and finalization, and a late root moves the start earlier", async () => {
 		const t = trace("restart-svc");
 		const child = { ...t.spans[1]!, parentSpanId: t.rootId };

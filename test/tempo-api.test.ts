@@ -169,6 +169,8 @@ describe("Tempo API", () => {
 		["/api/v2/traces/xyz", /invalid trace id/],
 		["/api/v2/traces/" + "a".repeat(33), /invalid trace id/],
 		["/api/v2/traces/0000", /invalid trace id/],
+		["/api/v2/traces/%ZZ", /invalid trace id/],
+		["/api/traces/%E0%A4%A", /invalid trace id/],
 		["/api/v2/search/tag/event.name/values", /unsupported tag/],
 		["/api/v2/search/tags?scope=event", /unsupported scope/],
 		["/api/metrics/query_range?q=" + encodeURIComponent("{} | rate()"), /TraceQL metrics/],

@@ -98,6 +98,37 @@ describe("TraceQL parser", () => {
 		expect(refused(text)).toMatch(message);
 	});
 
+	// JavaScript's RegExp backtracks: these shapes take exponential time on a 30-character value
+	// that almost matches, which would hang the partition evaluating the search (a 5xx, never an answer).
+	it.each([
+		'{span.a=~"(a+)+"}',
+		'{span.a=~"(\\\\w|\\\\d)*!"}',
+		'{name=~"x(?:y*z)+"}',
+		'{name=~"(?P<w>a|b){2,}"}',
+		'{name=~"((ab)*c)*"}',
+	])("refuses the exponential regular expression %s with a message", (text) => {
+		expect(refused(text)).toMatch(/repeats a group that itself repeats or has alternatives/);
+	});
+
+	// Polynomial: four unbounded repetitions took 2.7 s on one 1 KB SQL statement that almost matched.
+	it.each(['{span.db.statement=~".*e.*e.*e.*x"}', '{name=~"a+b+c*d{2,}"}'])("refuses the regular expression %s, with more than three unbounded repetitions", (text) => {
+		expect(refused(text)).toMatch(/more than 3 unbounded repetitions/);
+	});
+
+	it.each([
+		'{name=~".*a.*b.*"}',
+		'{name=~"a*?b+?c*?"}',
+		'{name=~"(GET|POST) /api/.*"}',
+		'{name=~"(ab)+c"}',
+		'{name=~"(a+)?b"}',
+		'{name=~"(a+){2}"}',
+		'{name=~"[(a+)]+"}',
+		'{name=~"\\\\(a+\\\\)+"}',
+		'{name=~"api/v2/variants/by-upc/(?P<upc>[\\\\s\\\\S]*)/$"}',
+	])("accepts the linear regular expression %s", (text) => {
+		expect(parseTraceQL(text).ok).toBe(true);
+	});
+
 	it("refuses over-long and over-deep queries with a message", () => {
 		expect(refused(`{${"(".repeat(100)}.a="1"${")".repeat(100)}}`)).toMatch(/nested deeper/);
 		expect(refused(`{${Array.from({ length: 40 }, (_, i) => `.a="${i}"`).join(" && ")}}`)).toMatch(/more than 32 conditions/);

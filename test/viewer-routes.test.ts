@@ -27,6 +27,18 @@ describe("GET /", () => {
 		expect(res.status).toBe(301);
 		expect(res.headers.get("location")).toBe("/ui/");
 	});
+
+	it("answers HEAD / and HEAD /ui as GET does, not with a 404", async () => {
+		const head = (path: string, headers: Record<string, string> = {}) => exports.default.fetch(new Request(`${BASE}${path}`, { method: "HEAD", headers, redirect: "manual" }));
+		const api = await head("/");
+		expect(api.status).toBe(200);
+		expect(api.headers.get("content-type")).toMatch(/json/);
+		await api.arrayBuffer();
+		const browser = await head("/", { accept: "text/html" });
+		expect(browser.status).toBe(302);
+		expect(browser.headers.get("location")).toBe("/ui/");
+		expect((await head("/ui")).status).toBe(301);
+	});
 });
 
 describe("HEAD /v1/traces/{traceId}", () => {

@@ -100,9 +100,10 @@ export class Finalizer {
 	 */
 	async #traceFinalized(address: TraceAddress, trace: Uint8Array, summary: TraceSummary, stillOpen: boolean): Promise<void> {
 		if (!stillOpen) this.#t.live.broadcast(finalizedFrame(summary.spanCount, traceKey(address)));
-		// Search (b): the finalized trace replaces its index entry (the next write does, while spans
-		// are pending); a failure is retried by the alarm.
-		if (!stillOpen && !(await this.#t.search.finalized(address, trace, this.#t.store.state.finalized!.at))) await this.retryLater("search index write", "partition unavailable");
+		// Search (b): what R2 now holds replaces the index entry after every write, also when spans
+		// came during it (the entry then stays open): a trace that never goes quiet between writes
+		// is otherwise searchable only by its first batch. A failure is retried by the alarm.
+		if (!(await this.#t.search.finalized(address, trace, this.#t.store.state.finalized!.at, stillOpen))) await this.retryLater("search index write", "partition unavailable");
 	}
 
 	/** Our own backoff instead of throwing: the platform gives up after six alarm retries. */

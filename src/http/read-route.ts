@@ -68,7 +68,7 @@ async function mergeTarget(env: Env, address: TraceAddress): Promise<string> {
 		const next = { tenant: address.tenant, traceId };
 		let into: string | undefined;
 		try {
-			into = (await env.TRACE_ASSEMBLER.getByName(objectName(next)).mergedInto()) ?? (await env.TRACES.head(traceKey(next)))?.customMetadata?.mergedInto;
+			into = (await env.TRACE_ASSEMBLER.getByName(objectName(next)).mergedInto()) ?? (countUsage("r2ClassB"), await env.TRACES.head(traceKey(next)))?.customMetadata?.mergedInto;
 		} catch {
 			// A hop we cannot look up now still leaves a redirect the client can follow from there.
 		}

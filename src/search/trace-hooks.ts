@@ -8,6 +8,7 @@
 // no row to the object's own storage on the normal path: the entry's place rides along with the
 // first finalization's state write.
 import type { Env } from "../env";
+import { countUsage } from "../metering/usage";
 import { readSpanFacts } from "../otlp/span-facts";
 import { forEachSpan, TracesDataWriter } from "../otlp/wire";
 import { traceKey, type TraceAddress } from "../trace-address";
@@ -93,13 +94,14 @@ export class TraceSearchHooks {
 	}
 
 	/**
-	 * (b) After a successful R2 write of `trace` (the whole trace) at `at`: replace the entry. Returns
+	 * (b) After a successful R2 write of `trace` (the whole trace) at `at`: replace the entry, as an
+	 * open one when spans arrived during the write (`stillOpen`: searches still re-check it). Returns
 	 * false when the write failed; the caller then retries through its alarm (see `retry`).
 	 */
-	async finalized(address: TraceAddress, trace: Uint8Array, at: number): Promise<boolean> {
+	async finalized(address: TraceAddress, trace: Uint8Array, at: number, stillOpen = false): Promise<boolean> {
 		const place = this.#placeOf(address, trace);
 		try {
-			await this.#put(place.partition, rowOf(buildEntry(address.traceId, trace), EntryState.Final, at, place.sortKey));
+			await this.#put(place.partition, rowOf(buildEntry(address.traceId, trace), stillOpen ? EntryState.Open : EntryState.Final, at, place.sortKey));
 			const changes: SearchState = { ...this.placeToPersist() };
 			if (this.#store.state.searchPending !== undefined) changes.searchPending = undefined;
 			if (Object.keys(changes).length > 0) this.#store.saveState(changes);
@@ -150,6 +152,7 @@ export class TraceSearchHooks {
 		const pending = this.#store.state.searchPending;
 		if (pending === "merged") return this.merged(address);
 		if (pending !== "final") return true;
+		countUsage("r2ClassB");
 		const object = await this.#env.TRACES.get(traceKey(address));
 		if (!object || object.customMetadata?.mergedInto) {
 			await object?.body.cancel();

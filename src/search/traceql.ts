@@ -270,11 +270,95 @@ export function compileRegex(source: string): RegExp {
 		flags = "i";
 		body = body.slice(4);
 	}
+	let regex: RegExp;
 	try {
-		return new RegExp(`^(?:${body})$`, flags);
+		regex = new RegExp(`^(?:${body})$`, flags);
 	} catch (e) {
 		throw new QueryError(`invalid regular expression ${JSON.stringify(source)}: ${e instanceof Error ? e.message : String(e)}`);
 	}
+	const hazard = backtrackingHazard(body);
+	if (hazard === "nested") {
+		throw new QueryError(
+			`regular expression ${JSON.stringify(source)} repeats a group that itself repeats or has alternatives, like (a+)+ or (a|b)*: ` +
+				"JavaScript's backtracking engine can take exponential time on that; write it without the outer repetition (e.g. [ab]* for (a|b)*)",
+		);
+	}
+	if (hazard === "unbounded") {
+		throw new QueryError(
+			`regular expression ${JSON.stringify(source)} has more than ${MAX_UNBOUNDED_REPEATS} unbounded repetitions (*, +, {n,}): ` +
+				"JavaScript's backtracking engine can take time growing with the value's length to that power; use fewer, e.g. .*a.*b rather than .*a.*b.*c.*d",
+		);
+	}
+	return regex;
+}
+
+/**
+ * Four unbounded repetitions (.*e.*e.*e.*x) take seconds per 1 KB value that almost matches
+ * (a SQL statement), and a search matches thousands of values; three stay in milliseconds.
+ */
+const MAX_UNBOUNDED_REPEATS = 3;
+
+/**
+ * The shapes on which JavaScript's backtracking RegExp can take exponential or high polynomial
+ * time on a value that almost matches, so that the partition evaluating a search would hang. RE2
+ * (Tempo) is linear and accepts them. "nested": a repetition (*, +, {n,}, {n,m} with m > 1) of a
+ * group containing another quantifier or an alternation ((a+)+, (\w|\d)*: exponential on a
+ * 30-character value). "unbounded": more than MAX_UNBOUNDED_REPEATS of *, + and {n,}.
+ */
+function backtrackingHazard(body: string): "nested" | "unbounded" | undefined {
+	const groups: boolean[] = [false];
+	let unbounded = 0;
+	let i = 0;
+	const markOuter = () => {
+		groups[groups.length - 1] = true;
+	};
+	while (i < body.length) {
+		const c = body[i]!;
+		if (c === "\\") {
+			i += 2;
+		} else if (c === "[") {
+			// A class is one atom: skip to its closing bracket (a leading ] or ^] is literal).
+			i++;
+			if (body[i] === "^") i++;
+			if (body[i] === "]") i++;
+			while (i < body.length && body[i] !== "]") i += body[i] === "\\" ? 2 : 1;
+			i++;
+		} else if (c === "(") {
+			groups.push(false);
+			i++;
+			// (?:, (?<name>, (?P<name>, (?=, (?!, (?i) ...: the marker is not a quantifier.
+			if (body[i] === "?") {
+				i++;
+				if (body[i] === "<" && body[i + 1] !== "=" && body[i + 1] !== "!") i = body.indexOf(">", i) + 1 || body.length;
+				else while (i < body.length && /[:=!<a-zA-Z-]/.test(body[i]!)) i++;
+			}
+		} else if (c === ")") {
+			const inner = groups.length > 1 ? groups.pop()! : false;
+			i++;
+			const quantifier = /^(?:[*+?]|\{(\d+)(?:(,)(\d*))?\})/.exec(body.slice(i));
+			if (quantifier) {
+				const [, , comma, max] = quantifier;
+				const repeats = quantifier[0] !== "?" && (quantifier[0].length === 1 || (comma !== undefined && (max === "" || Number(max) > 1)));
+				if (repeats && inner) return "nested";
+				if (quantifier[0] === "*" || quantifier[0] === "+" || max === "") unbounded++;
+				i += quantifier[0].length;
+				markOuter();
+			}
+			if (inner) markOuter();
+		} else if (c === "|" || c === "*" || c === "+" || c === "?") {
+			// A ? right after a quantifier makes it lazy: no repetition of its own.
+			if ((c === "*" || c === "+") && !"*+?}".includes(body[i - 1] ?? "")) unbounded++;
+			markOuter();
+			i++;
+		} else if (c === "{" && /^\{\d+(?:,\d*)?\}/.test(body.slice(i))) {
+			if (/^\{\d+,\}/.test(body.slice(i))) unbounded++;
+			markOuter();
+			i++;
+		} else {
+			i++;
+		}
+	}
+	return unbounded > MAX_UNBOUNDED_REPEATS ? "unbounded" : undefined;
 }
 
 function attribute(scope: Scope, key: string, token: Token): Field {

@@ -12,6 +12,7 @@ import { PartialStatus, TraceByIDResponseSchema, TraceSchema } from "../gen/temp
 import { HttpError } from "../http/errors";
 import { errorResponse, objectFailure } from "../http/respond";
 import { tracesDataToJson } from "../otlp/json-out";
+import { countUsage } from "../metering/usage";
 import { isZero } from "../otlp/wire";
 import { UNKNOWN_SERVICE } from "../search/entry";
 import { objectName, traceKey, type TraceAddress } from "../trace-address";
@@ -24,10 +25,19 @@ export function parseTempoTraceId(raw: string): string {
 	return raw.toLowerCase().padStart(32, "0");
 }
 
+/** The path segment decoded; broken percent-encoding (`%ZZ`) is the client's mistake, not a 500. */
+function decodedId(raw: string): string {
+	try {
+		return decodeURIComponent(raw);
+	} catch {
+		throw new HttpError(400, `invalid trace id ${JSON.stringify(raw.slice(0, 64))}: not valid percent-encoding`);
+	}
+}
+
 export async function handleTempoTrace(request: Request, env: Env, rawId: string, version: "v1" | "v2"): Promise<Response> {
 	try {
 		const { tenant } = await authenticate(request, configFor(env), "read");
-		const traceId = parseTempoTraceId(decodeURIComponent(rawId));
+		const traceId = parseTempoTraceId(decodedId(rawId));
 		const found = await loadTrace(env, { tenant, traceId });
 		if (!found) throw new HttpError(404, `trace ${traceId} not found`);
 		const trace = nilSafe(fromBinary(TracesDataSchema, found.trace));
@@ -71,6 +81,7 @@ export async function loadTrace(env: Env, address: TraceAddress): Promise<{ trac
 			continue;
 		}
 		if (view.state === "partial") return { trace: view.trace, partial: true };
+		countUsage("r2ClassB");
 		const object = await env.TRACES.get(traceKey(current));
 		if (!object) return undefined;
 		const into = object.customMetadata?.mergedInto;
