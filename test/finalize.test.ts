@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import { TracesDataSchema } from "../src/gen/opentelemetry/proto/trace/v1/trace_pb";
-import { finalizeNow, jsonRequest, postTraces, randomHex, readTrace, r2KeyOf, spanIds, stubFor } from "./helpers";
+import { finalizeNow, holdR2Puts, jsonRequest, postTraces, randomHex, readTrace, r2KeyOf, spanIds, stubFor } from "./helpers";
 
 async function storedSpanIds(traceId: string): Promise<string[]> {
 	const object = await env.TRACES.get(r2KeyOf(traceId));
@@ -133,14 +133,7 @@ describe("finalization", () => {
 		const first = randomHex(8);
 		const during = randomHex(8);
 		await postTraces(jsonRequest([{ traceId, spanId: first }]));
-		const bucket = Object.getPrototypeOf(env.TRACES) as R2Bucket;
-		const put = bucket.put;
-		let release!: () => void;
-		const gate = new Promise<void>((r) => (release = r));
-		bucket.put = async function (this: R2Bucket, ...args: Parameters<R2Bucket["put"]>) {
-			await gate;
-			return put.apply(this, args);
-		} as R2Bucket["put"];
+		const { release, restore } = holdR2Puts();
 		try {
 			const alarm = finalizeNow(traceId);
 			await new Promise((r) => setTimeout(r, 50));
@@ -148,7 +141,7 @@ describe("finalization", () => {
 			release();
 			await alarm;
 		} finally {
-			bucket.put = put;
+			restore();
 		}
 		expect(await storedSpanIds(traceId)).toEqual([first]);
 		const open = await readTrace(traceId);

@@ -7,26 +7,13 @@ import { env, exports } from "cloudflare:workers";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ExportTraceServiceResponseSchema } from "../src/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb";
 import { AUTH, BASE, jsonRequest, postTraces, protobufRequest, randomHex, readTrace, spanIds } from "./helpers";
+import { prng, type Rng } from "./prng";
 
 const CASES = Number((env as unknown as Record<string, string>).FUZZ_CASES ?? "400");
 const SEED = Number((env as unknown as Record<string, string>).FUZZ_SEED ?? "1");
 /** Long runs scale the per-test time limit with the number of cases. */
 const TIMEOUT_MS = 20_000 + CASES * 15;
 
-/** mulberry32: small, fast, and the same sequence for the same seed. */
-function prng(seed: number) {
-	let a = seed >>> 0;
-	const next = () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-	const int = (n: number) => Math.floor(next() * n);
-	return { next, int, pick: <T,>(items: readonly T[]): T => items[int(items.length)]!, bytes: (n: number) => Uint8Array.from({ length: n }, () => int(256)) };
-}
-type Rng = ReturnType<typeof prng>;
 
 const tally = { requests: 0, ok: 0, partial: 0, clientErrors: 0, serverErrors: 0 };
 

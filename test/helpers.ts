@@ -171,3 +171,19 @@ export function finalizeNow(traceId: string, tenant = ""): Promise<boolean> {
 export function r2KeyOf(traceId: string): string {
 	return `traces/${traceId}.binpb`;
 }
+
+/**
+ * Holds every R2 `put` at a gate until `release()`, so a test can act while a finalization's write
+ * is in flight; `restore()` puts R2 back as it was.
+ */
+export function holdR2Puts(): { release: () => void; restore: () => void } {
+	const bucket = Object.getPrototypeOf(env.TRACES) as R2Bucket;
+	const put = bucket.put;
+	let release!: () => void;
+	const gate = new Promise<void>((r) => (release = r));
+	bucket.put = async function (this: R2Bucket, ...args: Parameters<R2Bucket["put"]>) {
+		await gate;
+		return put.apply(this, args);
+	} as R2Bucket["put"];
+	return { release, restore: () => void (bucket.put = put) };
+}

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { env, exports } from "cloudflare:workers";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { BASE, finalizeNow, postTraces, protobufRequest, randomHex, stubFor, type SpanSpec } from "./helpers";
+import { BASE, finalizeNow, holdR2Puts, postTraces, protobufRequest, randomHex, stubFor, type SpanSpec } from "./helpers";
 import { partitionFor, PARTITION_MS } from "../src/search/partitions";
 
 const MS = 1_000_000n;
@@ -211,14 +211,7 @@ describe("search index across restarts and failures", () => {
 		await eventually('{resource.service.name="busy-svc"}', (r) => ids(r).includes(t.traceId));
 		await send([db]);
 		// The R2 write of {root, db} waits at a gate while a third span arrives: the trace stays open.
-		const bucket = Object.getPrototypeOf(env.TRACES) as R2Bucket;
-		const put = bucket.put;
-		let release!: () => void;
-		const gate = new Promise<void>((r) => (release = r));
-		bucket.put = async function (this: R2Bucket, ...args: Parameters<R2Bucket["put"]>) {
-			await gate;
-			return put.apply(this, args);
-		} as R2Bucket["put"];
+		const { release, restore } = holdR2Puts();
 		try {
 			const alarm = runDurableObjectAlarm(stubFor(t.traceId));
 			await new Promise((r) => setTimeout(r, 50));
@@ -226,7 +219,7 @@ describe("search index across restarts and failures", () => {
 			release();
 			await alarm;
 		} finally {
-			bucket.put = put;
+			restore();
 		}
 		// The second batch (db) is in R2 but neither in the first batch's entry nor pending: only
 		// the write's own entry can find it.

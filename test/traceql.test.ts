@@ -7,6 +7,7 @@ import { compileQuery } from "../src/search/match";
 import { buildEntry } from "../src/search/entry";
 import { parseTraceQL, type Query } from "../src/search/traceql";
 import { protobufRequest, randomHex, type SpanSpec } from "./helpers";
+import { prng } from "./prng";
 
 const CASES = Number((env as unknown as Record<string, string>).FUZZ_CASES ?? "400");
 const SEED = Number((env as unknown as Record<string, string>).FUZZ_SEED ?? "1");
@@ -205,19 +206,6 @@ describe("TraceQL matching", () => {
 });
 
 // --- fuzz --------------------------------------------------------------------------------------
-
-function prng(seed: number) {
-	let a = seed >>> 0;
-	const next = () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-	const int = (n: number) => Math.floor(next() * n);
-	return { next, int, pick: <T,>(items: readonly T[]): T => items[int(items.length)]! };
-}
 
 const ALPHABET = ['{', '}', '(', ')', '&&', '||', '=', '!=', '=~', '!~', '>', '<', '>=', '|', '"', '\\', '.', 'span.', 'resource.', 'name', 'status', 'error', 'kind', 'server', 'duration', '100ms', '1.5s', '12', '-', '0.5', 'true', 'nil', ' ', 'µs', '"x"', '"a|b"', '"("', '\n', '\u0000', '🙂', 'count()', '>>', 'by(', ':', 'span:name', 'event.', '$', '`'];
 
