@@ -1,6 +1,12 @@
 // What the trace object's RPC methods take and answer; shared by the router and the object's parts.
 import type { StitchCandidate } from "../stitch/detect";
 
+/**
+ * Readers follow a merge chain (C into B into A) at most this many hops to the trace that holds
+ * everything; a longer chain is left where it stands rather than walked without bound.
+ */
+export const MAX_MERGE_HOPS = 8;
+
 export interface IngestResult {
 	/** Spans stored for the first time. */
 	accepted: number;

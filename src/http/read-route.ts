@@ -8,6 +8,7 @@ import { tracesDataToJson } from "../otlp/json-out";
 import { CONTENT_TYPE, type Encoding } from "../otlp/responses";
 import { objectName, parseTraceId, traceKey, type TraceAddress } from "../trace-address";
 import { countUsage } from "../metering/usage";
+import { MAX_MERGE_HOPS } from "../assembler/types";
 import { HttpError } from "./errors";
 import { errorResponse, objectFailure } from "./respond";
 
@@ -60,8 +61,6 @@ export function requireTraceId(raw: string): string {
 }
 
 /** Chains (C merged into B, B into A) redirect straight to the trace that holds everything. */
-const MAX_MERGE_HOPS = 8;
-
 async function mergeTarget(env: Env, address: TraceAddress): Promise<string> {
 	let traceId = address.traceId;
 	for (let hop = 0; hop < MAX_MERGE_HOPS; hop++) {

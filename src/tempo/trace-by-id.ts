@@ -13,6 +13,7 @@ import { HttpError } from "../http/errors";
 import { errorResponse, objectFailure } from "../http/respond";
 import { tracesDataToJson } from "../otlp/json-out";
 import { countUsage } from "../metering/usage";
+import { MAX_MERGE_HOPS } from "../assembler/types";
 import { isZero } from "../otlp/wire";
 import { UNKNOWN_SERVICE } from "../search/entry";
 import { objectName, traceKey, type TraceAddress } from "../trace-address";
@@ -62,10 +63,7 @@ export async function handleTempoTrace(request: Request, env: Env, rawId: string
 	}
 }
 
-/** Merge chains are followed to the trace that holds everything (C into B into A reads as A). */
-const MAX_MERGE_HOPS = 8;
-
-/** The trace's encoded spans, following merges; undefined when neither its object nor R2 has it. */
+/** The trace's encoded spans, following merges (C into B into A reads as A); undefined when neither its object nor R2 has it. */
 export async function loadTrace(env: Env, address: TraceAddress): Promise<{ trace: Uint8Array; partial: boolean } | undefined> {
 	let traceId = address.traceId;
 	for (let hop = 0; hop <= MAX_MERGE_HOPS; hop++) {

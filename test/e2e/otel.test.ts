@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join, resolve } from "node:path";
 import { freePort, startDevServer, type DevServer } from "../../scripts/lib/dev-server.ts";
+import type { OtlpAnyValue, OtlpKeyValue, OtlpSpan, OtlpTracesData } from "../../src/otlp/json-types.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "fixtures/otel");
 let server: DevServer;
@@ -19,31 +20,14 @@ afterAll(async () => {
 	await server?.stop();
 });
 
-interface OtlpValue {
-	stringValue?: string;
-	intValue?: string;
-	doubleValue?: number;
-	boolValue?: boolean;
-	arrayValue?: { values?: OtlpValue[] };
-}
-interface OtlpAttribute {
-	key: string;
-	value: OtlpValue;
-}
-interface OtlpSpan {
-	traceId: string;
-	spanId: string;
-	parentSpanId?: string;
-	name: string;
-	kind?: number;
-	attributes?: OtlpAttribute[];
-	events?: { name: string; attributes?: OtlpAttribute[] }[];
-	links?: { traceId: string; spanId: string; attributes?: OtlpAttribute[] }[];
-	status?: { code?: number; message?: string };
-}
+const plain = (v: OtlpAnyValue | undefined): unknown => (v?.arrayValue ? (v.arrayValue.values ?? []).map(plain) : (v?.stringValue ?? v?.intValue ?? v?.doubleValue ?? v?.boolValue));
+const attrs = (item: { attributes?: OtlpKeyValue[] }) => Object.fromEntries((item.attributes ?? []).map((a) => [a.key, plain(a.value)]));
 
-const plain = (v: OtlpValue | undefined): unknown => (v?.arrayValue ? (v.arrayValue.values ?? []).map(plain) : (v?.stringValue ?? v?.intValue ?? v?.doubleValue ?? v?.boolValue));
-const attrs = (item: { attributes?: OtlpAttribute[] }) => Object.fromEntries((item.attributes ?? []).map((a) => [a.key, plain(a.value)]));
+/** The names from the trace's root down to span `id`. */
+function ancestry(byId: Map<string, OtlpSpan>, id: string | undefined): string[] {
+	const span = id ? byId.get(id) : undefined;
+	return span ? [...ancestry(byId, span.parentSpanId), span.name ?? ""] : [];
+}
 
 /** The stored trace once `count` invocations have ended and it finalized. */
 async function finishedTrace(traceId: string, count: number): Promise<OtlpSpan[]> {
@@ -51,8 +35,8 @@ async function finishedTrace(traceId: string, count: number): Promise<OtlpSpan[]
 	for (;;) {
 		const read = await fetch(`${server.url}/v1/traces/${traceId}`);
 		if (read.status === 200) {
-			const body = (await read.json()) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
-			const spans = body.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+			const body = (await read.json()) as OtlpTracesData;
+			const spans = (body.resourceSpans ?? []).flatMap((rs) => (rs.scopeSpans ?? []).flatMap((ss) => ss.spans ?? []));
 			if (read.headers.get("x-trace-status") === "complete" && spans.filter((s) => attrs(s)["cloudflare.outcome"]).length >= count) return spans;
 		} else await read.text();
 		if (Date.now() > deadline) throw new Error(`trace ${traceId} did not complete with ${count} invocations`);
@@ -75,11 +59,7 @@ describe("OpenTelemetry API code on the runtime's tracing, under wrangler dev", 
 		const get = (id: string | undefined) => byId.get(id!)!;
 		expect(spans.map((s) => s.name).sort()).toEqual(["audit", "charge", "checkout", "durable_object_storage_put", "durable_object_subrequest", "fetch", "fetch", "fetch", "fetch", "fetch", "ledger.write", "pricing", "reserve sku-2", "tax"]);
 		// A Durable Object's OTel span: under its invocation, inside the caller's checkout span.
-		const ancestry = (id: string | undefined): string[] => {
-			const span = id ? byId.get(id) : undefined;
-			return span ? [...ancestry(span.parentSpanId), span.name] : [];
-		};
-		expect(ancestry(ids.ledger)).toEqual(["fetch", "checkout", "durable_object_subrequest", "fetch", "fetch", "ledger.write"]);
+		expect(ancestry(byId, ids.ledger)).toEqual(["fetch", "checkout", "durable_object_subrequest", "fetch", "fetch", "ledger.write"]);
 		expect([ids.checkout, ids.pricing, ids.tax, ids.reserve, ids.audit].map((id) => get(id).parentSpanId)).toEqual([ids.invocation, ids.checkout, ids.pricing, ids.checkout, ids.checkout]);
 		const callee = spans.find((s) => attrs(s)["http.request.header.traceparent"])!;
 		expect(callee.parentSpanId).toBe(ids.checkout);
@@ -110,10 +90,6 @@ describe("OpenTelemetry API code on the runtime's tracing, under wrangler dev", 
 		expect(hono.kind).toBe(2); // from the diagnostics channel, in a Worker without nodejs_compat
 		expect(attrs(hono)).toMatchObject({ "http.route": "/items/:id", "http.response.status_code": "200", "http.request.header.x-tenant": "acme" });
 		// The Hono Worker's invocation, under the shop's service-binding fetch, under the shop's invocation.
-		const ancestry = (id: string | undefined): string[] => {
-			const span = id ? byId.get(id) : undefined;
-			return span ? [...ancestry(span.parentSpanId), span.name] : [];
-		};
-		expect(ancestry(lookup.spanId)).toEqual(["fetch", "fetch", "fetch", "GET /items/:id", "catalog.lookup"]);
+		expect(ancestry(byId, lookup.spanId)).toEqual(["fetch", "fetch", "fetch", "GET /items/:id", "catalog.lookup"]);
 	});
 });
