@@ -6,11 +6,11 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { countUsage, enableUsageCounting, execCounted } from "../metering/usage";
 import type { TraceEntry, ValueType } from "./entry";
-import { compileQuery, type CompiledQuery } from "./match";
+import { compileQuery, type CompiledQuery } from "../traceql/match";
 import { hitOf, type SearchHit } from "./hits";
 import { CATALOG_MAX_VALUES, TagCatalog, TYPE_NAMES, type PartitionTagValue } from "./tag-catalog";
 import { EntryState, type IndexRow } from "./row";
-import { parseTraceQL } from "./traceql";
+import { parseTraceQL } from "../traceql/parse";
 
 // Column order matters for scans: the small columns that filters read come first, so SQLite finds
 // them in the part of each row stored in the table's leaf pages; the entry (often longer than
