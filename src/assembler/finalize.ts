@@ -73,7 +73,7 @@ export class Finalizer {
 				return;
 			}
 			trace = assembleTrace(stored?.trace, store.pending.filter((span) => span.seq <= upTo));
-			summary = summarizeTrace(trace);
+			summary = summarizeTrace(trace, address.traceId);
 			await putCounted(env, key, trace, {
 				httpMetadata: { contentType: "application/x-protobuf" },
 				customMetadata: summaryMetadata(summary, address.traceId, store.state.merges ?? [], store.state.refused ?? [], store.droppedSpans),

@@ -21,6 +21,12 @@ const MOVE_CHUNK_BYTES = 4 * 1024 * 1024;
 const OUTBOX_RETRY_MS = 5_000;
 /** A merge chain longer than this is refused (producers' context is broken somewhere). */
 const MAX_CHAIN = 32;
+/**
+ * The state lists at most this many traces merged in (the first ones): every merge adds ≈ 45 bytes
+ * to the read headers and the state row, and a list without a bound would outgrow the 128 KB
+ * response header limit and then the 2 MB row. The count of all of them is read from the spans.
+ */
+export const MAX_LISTED_MERGES = 100;
 
 export class MergeOutbox {
 	readonly #t: TraceContext;
@@ -130,6 +136,8 @@ export class MergeOutbox {
 		const known = new Map(this.merges.map((m) => [m.traceId, m]));
 		let changed = false;
 		for (const record of records) {
+			// Beyond the cap a merge is neither listed nor announced; its spans still arrive as `spans`.
+			if (known.size >= MAX_LISTED_MERGES) break;
 			if (!known.has(record.traceId)) {
 				known.set(record.traceId, { traceId: record.traceId, intoTraceId: record.intoTraceId, parentSpanId: record.parentSpanId, rule: record.rule });
 				this.#t.live.broadcast(mergedFrame(record.traceId, record.rule));
