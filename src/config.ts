@@ -15,7 +15,11 @@ export interface Config {
 	retentionMs: number;
 	/** How many trace objects one ingest request talks to at once. */
 	ingestConcurrency: number;
-	allowAnonymous: boolean;
+	/**
+	 * Token-less callers: refused (false), read-only on the default tenant ("read"), or anything on
+	 * the default tenant ("all", from "true": only allowed without AUTH_TOKENS, i.e. local use).
+	 */
+	allowAnonymous: false | "read" | "all";
 	/** Raw AUTH_TOKENS secret; parsed by auth.ts. */
 	authTokens: string;
 	/** Spans beyond this many in one trace are rejected (partial success) and counted as dropped. */
@@ -73,7 +77,7 @@ export function loadConfig(env: ConfigEnv): Config {
 			minRewriteIntervalMs: integer(env, "MIN_REWRITE_INTERVAL_MS", 1_000, 0),
 			retentionMs: integer(env, "RETENTION_MS", 86_400_000, 0),
 			ingestConcurrency: integer(env, "INGEST_CONCURRENCY", 16, 1),
-			allowAnonymous: boolean(env, "ALLOW_ANONYMOUS", false),
+			allowAnonymous: anonymous(env),
 			authTokens: typeof env.AUTH_TOKENS === "string" ? env.AUTH_TOKENS : "",
 			maxSpansPerTrace: integer(env, "MAX_SPANS_PER_TRACE", 50_000, 1),
 			maxTraceBytes: integer(env, "MAX_TRACE_BYTES", 16 * 1024 * 1024, 1024),
@@ -96,6 +100,26 @@ export function configFor(env: ConfigEnv): Config {
 		if (e instanceof ConfigError) console.error(`trace-assembler: ${e.message}`);
 		throw e;
 	}
+}
+
+function anonymous(env: ConfigEnv): false | "read" | "all" {
+	const raw = env.ALLOW_ANONYMOUS;
+	if (raw === "read") return "read";
+	let open: boolean;
+	try {
+		open = boolean(env, "ALLOW_ANONYMOUS", false);
+	} catch {
+		throw new ConfigError(`ALLOW_ANONYMOUS must be "true", "read" or "false" (got ${JSON.stringify(raw)})`);
+	}
+	if (!open) return false;
+	// Tokens say the deployment is protected; "true" beside them would hand every token-less caller
+	// full read and write on the default tenant. Refused rather than guessed at.
+	if (typeof env.AUTH_TOKENS === "string" && env.AUTH_TOKENS.trim() !== "") {
+		throw new ConfigError(
+			'ALLOW_ANONYMOUS=true cannot be combined with AUTH_TOKENS (token-less callers would get full read and write on the default tenant): set ALLOW_ANONYMOUS=read for anonymous read-only access, or "false"',
+		);
+	}
+	return "all";
 }
 
 function integer(env: ConfigEnv, name: keyof ConfigEnv, fallback: number, min: number): number {
