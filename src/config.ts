@@ -36,6 +36,13 @@ export interface Config {
 	tailTenant: string;
 	/** How long a closed span of a still-running invocation may wait before the consumer sends it. */
 	tailFlushIntervalMs: number;
+	/**
+	 * What the tail consumer does with an outside caller's `traceparent` request header (anyone can
+	 * send one): merge once the claimed parent span exists in the parent trace, always, or never.
+	 */
+	tailStitchExternal: "verified" | "always" | "never";
+	/** Whether the tail consumer replaces query values in recorded URLs with "REDACTED". */
+	tailRedactQuery: boolean;
 }
 
 export interface ConfigEnv {
@@ -54,6 +61,8 @@ export interface ConfigEnv {
 	STITCH_LINKS?: string | boolean;
 	TAIL_TENANT?: string;
 	TAIL_FLUSH_INTERVAL_MS?: string | number;
+	TAIL_STITCH_EXTERNAL?: string;
+	TAIL_REDACT_QUERY?: string | boolean;
 }
 
 /** A bad variable; the HTTP edge answers 500 "server misconfigured: <message>". */
@@ -86,6 +95,8 @@ export function loadConfig(env: ConfigEnv): Config {
 			stitchLinks: boolean(env, "STITCH_LINKS", true),
 			tailTenant: tenant(env, "TAIL_TENANT"),
 			tailFlushIntervalMs: integer(env, "TAIL_FLUSH_INTERVAL_MS", 5_000, 10),
+			tailStitchExternal: oneOf(env, "TAIL_STITCH_EXTERNAL", ["verified", "always", "never"] as const),
+			tailRedactQuery: boolean(env, "TAIL_REDACT_QUERY", false),
 		};
 		cache.set(env, config);
 	}
@@ -138,6 +149,14 @@ function boolean(env: ConfigEnv, name: keyof ConfigEnv, fallback: boolean): bool
 	if (raw === true || raw === "true") return true;
 	if (raw === false || raw === "false") return false;
 	throw new ConfigError(`${name} must be "true" or "false" (got ${JSON.stringify(raw)})`);
+}
+
+/** One of `values`; the first is the default. */
+function oneOf<const T extends string>(env: ConfigEnv, name: keyof ConfigEnv, values: readonly T[]): T {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return values[0]!;
+	if (typeof raw === "string" && (values as readonly string[]).includes(raw)) return raw as T;
+	throw new ConfigError(`${name} must be one of ${values.map((v) => `"${v}"`).join(", ")} (got ${JSON.stringify(raw)})`);
 }
 
 function list(env: ConfigEnv, name: keyof ConfigEnv, fallback: string[]): string[] {

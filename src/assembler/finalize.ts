@@ -58,6 +58,11 @@ export class Finalizer {
 
 	async finalize(address: TraceAddress): Promise<void> {
 		const { store, env } = this.#t;
+		// A claim held for verification (TAIL_STITCH_EXTERNAL=verified) is decided before the write.
+		if (store.state.claim && (await this.#merge().settleClaim(address))) {
+			await this.#merge().moveToParentOrRetry();
+			return;
+		}
 		const upTo = store.lastSeq;
 		const key = traceKey(address);
 		let trace: Uint8Array;

@@ -106,6 +106,12 @@ export class TraceAssembler extends DurableObject<Env> {
 		return { ok: true };
 	}
 
+	/** Whether this trace holds span `originTraceId`/`spanId` (verifying an outside caller's claim, TAIL_STITCH_EXTERNAL). */
+	async hasSpan(address: TraceAddress, originTraceId: string, spanId: string, hops: number): Promise<boolean> {
+		countUsage("objectCalls");
+		return this.#merge.holdsSpan(address, originTraceId, spanId, hops);
+	}
+
 	/** The trace this one was merged into, if the object knows (R2 metadata knows after retention). */
 	async mergedInto(): Promise<string | undefined> {
 		countUsage("objectCalls");

@@ -25,6 +25,8 @@ export interface MergeRecord {
 	intoTraceId: string;
 	parentSpanId: string;
 	rule: StitchCandidate["rule"];
+	/** The span whose recorded context made the claim (not for hints). */
+	claimedBy?: string;
 }
 
 export interface Refusal {
@@ -57,4 +59,8 @@ export interface AdoptMessage {
 
 export type AdoptResult = { ok: true } | { ok: false; reason: string };
 
-export type StitchResult = { status: "merged"; into: string } | { status: "refused"; reason: string };
+export type StitchResult =
+	| { status: "merged"; into: string }
+	| { status: "refused"; reason: string }
+	/** A claim to verify (TAIL_STITCH_EXTERNAL=verified) whose parent span has not arrived yet: checked again at finalization. */
+	| { status: "pending"; reason: string };
