@@ -1,6 +1,6 @@
 // Every setting the Worker reads, validated once per environment with a message that names the
 // variable. Defaults live here and, for discoverability, in wrangler.toml's [vars].
-import { HttpError } from "./http/errors";
+import { AssemblerError } from "./errors";
 
 export interface Config {
 	/** Finalize a trace after this long without a new span. */
@@ -52,8 +52,12 @@ export interface ConfigEnv {
 	TAIL_FLUSH_INTERVAL_MS?: string | number;
 }
 
-export class ConfigError extends Error {
+/** A bad variable; the HTTP edge answers 500 "server misconfigured: <message>". */
+export class ConfigError extends AssemblerError {
 	override name = "ConfigError";
+	constructor(message: string) {
+		super("misconfigured", message);
+	}
 }
 
 const cache = new WeakMap<object, Config>();
@@ -84,15 +88,12 @@ export function loadConfig(env: ConfigEnv): Config {
 	return config;
 }
 
-/** loadConfig for request handlers: a bad variable becomes a 500 that says which one. */
+/** loadConfig for request handlers: a bad variable is logged, and the edge answers 500 naming it. */
 export function configFor(env: ConfigEnv): Config {
 	try {
 		return loadConfig(env);
 	} catch (e) {
-		if (e instanceof ConfigError) {
-			console.error(`trace-assembler: ${e.message}`);
-			throw new HttpError(500, `server misconfigured: ${e.message}`);
-		}
+		if (e instanceof ConfigError) console.error(`trace-assembler: ${e.message}`);
 		throw e;
 	}
 }
