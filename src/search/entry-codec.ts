@@ -30,6 +30,12 @@ const DICTIONARY = new TextEncoder().encode(
 	].join(""),
 );
 
+// A span's parent: unknown (an entry built before parents were kept), none (a root), an id, or the kept span at (n - P_SPAN).
+const P_UNKNOWN = 0;
+const P_NONE = 1;
+const P_ID = 2;
+const P_SPAN = 3;
+
 // Value type tags: the entry's four types, with ints that are not safe integers and booleans by value.
 const V_STRING = 0;
 const V_INT = 1;
@@ -80,7 +86,9 @@ export function encodeEntry(entry: TraceEntry): Uint8Array {
 	w.uint(strings.size - 1);
 	for (const text of [...strings.keys()].slice(1)) w.string(text);
 	w.uint(entry.spans.length);
-	for (const [spanId, name, startNs, durationNs, kind, status, resource, attributes, statusMessage] of entry.spans) {
+	// A parent is nearly always a kept span of the same entry: named by its position, not its id.
+	const positions = new Map(entry.spans.map((span, i) => [span[0], i]));
+	for (const [spanId, name, startNs, durationNs, kind, status, resource, attributes, statusMessage, parentSpanId] of entry.spans) {
 		w.hex(spanId);
 		w.uint(strings.get(name)!);
 		w.time(BigInt(startNs) - start);
@@ -90,6 +98,14 @@ export function encodeEntry(entry: TraceEntry): Uint8Array {
 		w.uint(resource);
 		w.uints(attributes);
 		w.uint(strings.get(statusMessage)!);
+		const parent = parentSpanId === undefined ? undefined : positions.get(parentSpanId);
+		if (parentSpanId === undefined) w.uint(P_UNKNOWN);
+		else if (parentSpanId === "") w.uint(P_NONE);
+		else if (parent !== undefined) w.uint(P_SPAN + parent);
+		else {
+			w.uint(P_ID);
+			w.hex(parentSpanId);
+		}
 	}
 	w.uint(entry.dropped ? 1 : 0);
 	if (entry.dropped) {
@@ -133,6 +149,7 @@ export function decodeEntry(bytes: Uint8Array | ArrayBuffer): TraceEntry {
 	for (let n = r.uint(); n > 0; n--) entry.resources.push(r.uints());
 	const strings = [""];
 	for (let n = r.uint(); n > 0; n--) strings.push(r.string());
+	const parents: [EntrySpan, number][] = [];
 	for (let n = r.uint(); n > 0; n--) {
 		const spanId = r.hex();
 		const name = strings[r.uint()] ?? "";
@@ -140,8 +157,13 @@ export function decodeEntry(bytes: Uint8Array | ArrayBuffer): TraceEntry {
 		const durationNs = Number(r.time());
 		const span: EntrySpan = [spanId, name, startNs, durationNs, r.uint(), r.uint(), r.uint(), r.uints(), ""];
 		span[8] = strings[r.uint()] ?? "";
+		const parent = r.uint();
+		if (parent === P_NONE) span[9] = "";
+		else if (parent === P_ID) span[9] = r.hex();
+		else if (parent >= P_SPAN) parents.push([span, parent - P_SPAN]);
 		entry.spans.push(span);
 	}
+	for (const [span, position] of parents) span[9] = entry.spans[position]?.[0] ?? "";
 	if (r.uint() === 1) entry.dropped = { spans: r.uint(), values: r.uint() };
 	// Optional fields only when present, as buildEntry leaves them.
 	if (rootServiceName !== undefined) entry.rootServiceName = rootServiceName;
