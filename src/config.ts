@@ -32,6 +32,17 @@ export interface Config {
 	tailTenant: string;
 	/** How long a closed span of a still-running invocation may wait before the consumer sends it. */
 	tailFlushIntervalMs: number;
+	// The search index's partitions (src/search/), issue 17.
+	/** Width of an index time window (one set of partition objects per tenant and window). */
+	searchPartitionMs: number;
+	/** A partition writing more entries per second than this splits the window's further writes over more shards. */
+	searchShardMaxWritesPerS: number;
+	/** A partition storing more bytes than this splits likewise. */
+	searchShardMaxBytes: number;
+	/** Index windows older than this delete themselves; searches do not look past it. */
+	indexRetentionMs: number;
+	/** A failing index write is retried this long, then the trace is counted as unindexed. */
+	indexRetryMs: number;
 }
 
 export interface ConfigEnv {
@@ -50,6 +61,11 @@ export interface ConfigEnv {
 	STITCH_LINKS?: string | boolean;
 	TAIL_TENANT?: string;
 	TAIL_FLUSH_INTERVAL_MS?: string | number;
+	SEARCH_PARTITION_MS?: string | number;
+	SEARCH_SHARD_MAX_WRITES_PER_S?: string | number;
+	SEARCH_SHARD_MAX_BYTES?: string | number;
+	INDEX_RETENTION_MS?: string | number;
+	INDEX_RETRY_MS?: string | number;
 }
 
 /** A bad variable; the HTTP edge answers 500 "server misconfigured: <message>". */
@@ -82,6 +98,11 @@ export function loadConfig(env: ConfigEnv): Config {
 			stitchLinks: boolean(env, "STITCH_LINKS", true),
 			tailTenant: tenant(env, "TAIL_TENANT"),
 			tailFlushIntervalMs: integer(env, "TAIL_FLUSH_INTERVAL_MS", 5_000, 10),
+			searchPartitionMs: integer(env, "SEARCH_PARTITION_MS", 3_600_000, 1_000),
+			searchShardMaxWritesPerS: integer(env, "SEARCH_SHARD_MAX_WRITES_PER_S", 250, 1),
+			searchShardMaxBytes: integer(env, "SEARCH_SHARD_MAX_BYTES", 1_000_000_000, 1_000_000),
+			indexRetentionMs: integer(env, "INDEX_RETENTION_MS", 30 * 86_400_000, 1_000),
+			indexRetryMs: integer(env, "INDEX_RETRY_MS", 86_400_000, 0),
 		};
 		cache.set(env, config);
 	}

@@ -2,13 +2,16 @@ import type { ConfigEnv } from "./config";
 import type * as self from "./env";
 import type { TraceAssembler } from "./assembler/trace-object";
 import type { SearchPartition } from "./search/partition";
+import type { IndexDirectory } from "./search/directory";
 
 /** The Worker's bindings (wrangler.toml) and variables (config.ts). */
 export interface Env extends ConfigEnv {
 	TRACE_ASSEMBLER: DurableObjectNamespace<TraceAssembler>;
 	TRACES: R2Bucket;
-	/** The search index: one object per tenant, hour and shard (src/search/partitions.ts). */
+	/** The search index: one object per tenant, time window and shard (src/search/partitions.ts). */
 	SEARCH_PARTITION: DurableObjectNamespace<SearchPartition>;
+	/** Each tenant's index directory: its windows' shard counts, its unindexed traces (src/search/directory.ts). */
+	INDEX_DIRECTORY: DurableObjectNamespace<IndexDirectory>;
 	/** "true" counts billed units in memory and serves them at GET /debug/usage (src/metering/usage.ts). */
 	COUNT_USAGE?: string;
 }

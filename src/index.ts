@@ -18,10 +18,12 @@ import { handleTagsV1, handleTagsV2, handleTagValues } from "./tempo/tags-route"
 import { handleTempoTrace } from "./tempo/trace-by-id";
 import { handleEcho, handleBuildInfo } from "./tempo/status-route";
 import { handleUsage } from "./http/usage-route";
+import { handleIndexStatus } from "./http/index-status-route";
 import { countUsage, enableUsageCounting } from "./metering/usage";
 
 export { TraceAssembler } from "./assembler/trace-object";
 export { SearchPartition } from "./search/partition";
+export { IndexDirectory } from "./search/directory";
 
 const router = Router<Request & { params: Record<string, string> }, [Env, ExecutionContext]>({
 	catch: (error: unknown) => errorResponse(error),
@@ -41,6 +43,8 @@ router
 	// Grafana's Tempo data source (the Tempo HTTP API, read scope).
 	.get("/api/echo", (request, env) => handleEcho(request, env))
 	.get("/api/status/buildinfo", (request, env) => handleBuildInfo(request, env))
+	// The search index's windows, shards and unindexed traces (issue 17): the caller's tenant only.
+	.get("/api/status/index", (request, env) => handleIndexStatus(request, env))
 	.get("/api/v2/traces/:traceId", (request, env) => handleTempoTrace(request, env, request.params.traceId!, "v2"))
 	.get("/api/traces/:traceId", (request, env) => handleTempoTrace(request, env, request.params.traceId!, "v1"))
 	.get("/api/search", (request, env) => handleSearch(request, env))
