@@ -1,15 +1,22 @@
-// The index's own error: a partition or the tenant's directory could not be reached (overloaded,
-// restarting, failing). Searches never answer from part of the index (results must be exact), so
-// the HTTP edge answers 503 with Retry-After and the client asks again (http/respond.ts).
-export class IndexUnavailableError extends Error {
+// The index's own errors. Unavailable: a partition or the tenant's directory could not be reached
+// (overloaded, restarting, failing). Searches never answer from part of the index (results must be
+// exact), so the HTTP edge answers 503 with Retry-After and the client asks again — also when the
+// object was overloaded: Grafana and scripts retry a 503, and the index's load is not the caller's.
+import { AssemblerError } from "../errors";
+
+export class IndexUnavailableError extends AssemblerError {
 	override name = "IndexUnavailableError";
-	constructor(
-		message: string,
-		/** How long a client should wait before asking again. */
-		readonly retryAfterSeconds = 1,
-		options?: { cause?: unknown },
-	) {
-		super(message, options);
+	constructor(message: string, retryAfterSeconds = 1, options?: { cause?: unknown }) {
+		super("unavailable", message, retryAfterSeconds);
+		if (options?.cause !== undefined) this.cause = options.cause;
+	}
+}
+
+/** A request whose range covers more partitions than one invocation may call (the edge answers 400). */
+export class IndexRangeTooWideError extends AssemblerError {
+	override name = "IndexRangeTooWideError";
+	constructor(message: string) {
+		super("invalid", message);
 	}
 }
 

@@ -6,7 +6,7 @@
 // an answer from part of the index would silently miss traces.
 import { loadConfig } from "../config";
 import type { Env } from "../env";
-import { indexCall } from "./errors";
+import { IndexRangeTooWideError, indexCall } from "./errors";
 import { FANOUT_CONCURRENCY, MAX_PARTITION_CALLS, partitionName, retainedFromMs, shardsOf, type IndexWindow } from "./partitions";
 import { windowsForRead } from "./shard-cache";
 import type { PartitionTagValue, SearchPartition, TagNames, TagTarget } from "./partition";
@@ -79,7 +79,7 @@ export async function searchTraces(env: Env, request: SearchRequest): Promise<Se
  * the window before (a trace is filed under its first accepted span, never before its start, so one
  * that began earlier and ran into the range may sit a window earlier), minus what retention
  * removed. A range wholly past retention asks nothing of anyone; more partitions than one
- * invocation may call is a 400-worthy request (narrower range), said by IndexRangeTooWideError.
+ * invocation may call is the request's to narrow (IndexRangeTooWideError: 400).
  */
 export async function indexWindows(env: Env, tenant: string, startMs: number, endMs: number): Promise<IndexWindow[]> {
 	const config = loadConfig(env);
@@ -89,11 +89,6 @@ export async function indexWindows(env: Env, tenant: string, startMs: number, en
 	const calls = windows.reduce((sum, w) => sum + shardsOf(w), 0);
 	if (calls > MAX_PARTITION_CALLS) throw new IndexRangeTooWideError(`the range holds ${calls} index partitions of this tenant; one request reads at most ${MAX_PARTITION_CALLS}: search a shorter range`);
 	return windows;
-}
-
-/** A request whose range covers more partitions than one invocation may call (the edge answers 400). */
-export class IndexRangeTooWideError extends Error {
-	override name = "IndexRangeTooWideError";
 }
 
 function shardNames(tenant: string, window: IndexWindow): string[] {
