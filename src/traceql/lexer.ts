@@ -67,7 +67,14 @@ export function tokenize(text: string): Token[] {
 				i++;
 				while (i < text.length && isIdentPart(text[i]!)) i++;
 			}
-			tokens.push({ t: "ident", v: text.slice(start, i), at: start });
+			let name = text.slice(start, i);
+			// A quoted attribute name, for keys TraceQL's bare syntax cannot spell: span."a b", ."x=y".
+			if (name.endsWith(".") && text[i] === '"') {
+				const [key, next] = readString(text, i);
+				name += key;
+				i = next;
+			}
+			tokens.push({ t: "ident", v: name, at: start });
 			continue;
 		}
 		const punct = PUNCTUATION.find((p) => text.startsWith(p, i));
