@@ -4,7 +4,7 @@
 // constant-time comparison, and never logged.
 import type { Config } from "./config";
 import { ConfigError, TENANT_NAME } from "./config";
-import { HttpError } from "./http/errors";
+import { AssemblerError } from "./errors";
 
 export type Scope = "read" | "ingest" | "all";
 
@@ -27,8 +27,8 @@ export async function authenticate(request: Request, config: Config, needs: "rea
 	const entries = await tokenEntries(config);
 	if (token === undefined) {
 		if (config.allowAnonymous) return { tenant: "", scope: "all" };
-		throw new HttpError(
-			401,
+		throw new AssemblerError(
+			"unauthenticated",
 			entries.length === 0
 				? "authentication required: this deployment has no AUTH_TOKENS secret; set one (wrangler secret put AUTH_TOKENS) or set ALLOW_ANONYMOUS=true for local use"
 				: "authentication required: send Authorization: Bearer <token> with a token from AUTH_TOKENS",
@@ -42,10 +42,10 @@ export async function authenticate(request: Request, config: Config, needs: "rea
 	}
 	if (!match) {
 		if (config.allowAnonymous && entries.length === 0) return { tenant: "", scope: "all" };
-		throw new HttpError(401, "invalid token: the bearer token is not one of AUTH_TOKENS");
+		throw new AssemblerError("unauthenticated", "invalid token: the bearer token is not one of AUTH_TOKENS");
 	}
 	if (match.scope !== "all" && match.scope !== needs) {
-		throw new HttpError(403, `this token may only ${match.scope === "read" ? "read traces" : "send spans"}`);
+		throw new AssemblerError("forbidden", `this token may only ${match.scope === "read" ? "read traces" : "send spans"}`);
 	}
 	return match;
 }

@@ -1,6 +1,6 @@
 // Every setting the Worker reads, validated once per environment with a message that names the
 // variable. Defaults live here and, for discoverability, in wrangler.toml's [vars].
-import { HttpError } from "./http/errors";
+import { AssemblerError } from "./errors";
 import { loadForwardConfig, type ForwardConfig, type ForwardEnv } from "./forward/config";
 
 export interface Config {
@@ -55,8 +55,12 @@ export interface ConfigEnv extends ForwardEnv {
 	TAIL_FLUSH_INTERVAL_MS?: string | number;
 }
 
-export class ConfigError extends Error {
+/** A bad variable; the HTTP edge answers 500 "server misconfigured: <message>". */
+export class ConfigError extends AssemblerError {
 	override name = "ConfigError";
+	constructor(message: string) {
+		super("misconfigured", message);
+	}
 }
 
 const cache = new WeakMap<object, Config>();
@@ -88,15 +92,12 @@ export function loadConfig(env: ConfigEnv): Config {
 	return config;
 }
 
-/** loadConfig for request handlers: a bad variable becomes a 500 that says which one. */
+/** loadConfig for request handlers: a bad variable is logged, and the edge answers 500 naming it. */
 export function configFor(env: ConfigEnv): Config {
 	try {
 		return loadConfig(env);
 	} catch (e) {
-		if (e instanceof ConfigError) {
-			console.error(`trace-assembler: ${e.message}`);
-			throw new HttpError(500, `server misconfigured: ${e.message}`);
-		}
+		if (e instanceof ConfigError) console.error(`trace-assembler: ${e.message}`);
 		throw e;
 	}
 }

@@ -276,8 +276,8 @@ describe("partition prefilter", () => {
 	it("never drops a trace that the exact matcher accepts (SQL prefilter and Bloom bits against the code)", async () => {
 		const { buildEntry } = await import("../src/search/entry");
 		const { EntryState, rowOf, sortKeyOf } = await import("../src/search/row");
-		const { compileQuery } = await import("../src/search/match");
-		const { parseTraceQL } = await import("../src/search/traceql");
+		const { compileQuery } = await import("../src/traceql/match");
+		const { parseTraceQL } = await import("../src/traceql/parse");
 		const base = nowNs() - 60_000n * MS;
 		const entries = Array.from({ length: 60 }, (_, i) => {
 			const traceId = randomHex(16);

@@ -3,9 +3,9 @@
 // hostile, makes the parser throw (seeded fuzz, like test/fuzz.test.ts).
 import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
-import { compileQuery } from "../src/search/match";
+import { compileQuery } from "../src/traceql/match";
 import { buildEntry } from "../src/search/entry";
-import { parseTraceQL, type Query } from "../src/search/traceql";
+import { parseTraceQL, type Query } from "../src/traceql/parse";
 import { protobufRequest, randomHex, type SpanSpec } from "./helpers";
 import { prng } from "./prng";
 

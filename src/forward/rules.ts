@@ -4,8 +4,8 @@
 // search). A trace no rule matches is kept (rate 1), as Refinery's rules-based sampler does.
 import { ConfigError } from "../config";
 import type { TraceEntry } from "../search/entry";
-import { compileQuery, type CompiledQuery } from "../search/match";
-import { parseTraceQL } from "../search/traceql";
+import { compileQuery, type CompiledQuery } from "../traceql/match";
+import { parseTraceQL } from "../traceql/parse";
 import { keepsOneIn } from "./deterministic";
 
 export interface SamplingRule {

@@ -1,4 +1,6 @@
-// One error type for everything the HTTP edge answers with a 4xx/5xx; `respond` maps it to a body.
+// The HTTP edge's error: a status code and a message. Routes raise it directly; lower layers raise
+// an AssemblerError (src/errors.ts) whose kind `statusFor` maps here, in one place.
+import type { FailureKind } from "../errors";
 
 export class HttpError extends Error {
 	override name = "HttpError";
@@ -38,4 +40,22 @@ export function rpcCodeFor(status: number): number {
 		default:
 			return 13; // INTERNAL
 	}
+}
+
+const STATUS_FOR: Record<FailureKind, number> = {
+	invalid: 400,
+	"too-large": 413,
+	"unsupported-media": 415,
+	unauthenticated: 401,
+	forbidden: 403,
+	"not-found": 404,
+	conflict: 409,
+	overloaded: 429,
+	unavailable: 503,
+	misconfigured: 500,
+};
+
+/** The HTTP status for a lower layer's failure kind. */
+export function statusFor(kind: FailureKind): number {
+	return STATUS_FOR[kind];
 }

@@ -1,7 +1,7 @@
 // The one place where errors become responses.
-import { ConfigError } from "../config";
+import { AssemblerError } from "../errors";
 import { statusBody, CONTENT_TYPE, type Encoding } from "../otlp/responses";
-import { HttpError, rpcCodeFor } from "./errors";
+import { HttpError, rpcCodeFor, statusFor } from "./errors";
 
 /** A google.rpc.Status response in `encoding` (JSON for everything but protobuf OTLP requests). */
 export function errorResponse(error: unknown, encoding: Encoding = "json"): Response {
@@ -13,7 +13,10 @@ export function errorResponse(error: unknown, encoding: Encoding = "json"): Resp
 
 function asHttpError(error: unknown): HttpError {
 	if (error instanceof HttpError) return error;
-	if (error instanceof ConfigError) return new HttpError(500, `server misconfigured: ${error.message}`);
+	if (error instanceof AssemblerError) {
+		const message = error.kind === "misconfigured" ? `server misconfigured: ${error.message}` : error.message;
+		return new HttpError(statusFor(error.kind), message, error.retryAfterSeconds);
+	}
 	console.error("trace-assembler: unexpected error", error);
 	return new HttpError(500, "internal error; the server log has the details");
 }

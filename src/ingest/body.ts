@@ -1,6 +1,6 @@
 // Reading an OTLP/HTTP request body: content type, content encoding, and the size limit, which
 // OTLP/HTTP measures after decompression (so a gzip bomb is stopped as it inflates).
-import { HttpError } from "../http/errors";
+import { AssemblerError } from "../errors";
 import type { Encoding } from "../otlp/responses";
 
 /** The request's OTLP encoding from Content-Type; 415 for anything else. */
@@ -8,8 +8,8 @@ export function requestEncoding(request: Request): Encoding {
 	const type = (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
 	if (type === "application/x-protobuf" || type === "application/protobuf") return "protobuf";
 	if (type === "application/json") return "json";
-	throw new HttpError(
-		415,
+	throw new AssemblerError(
+		"unsupported-media",
 		`unsupported Content-Type ${JSON.stringify(type)}: send application/x-protobuf or application/json (OTLP/HTTP)`,
 	);
 }
@@ -24,7 +24,7 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
 	if (encoding === "gzip" || encoding === "x-gzip") stream = stream.pipeThrough(new DecompressionStream("gzip"));
 	else if (encoding === "deflate") stream = stream.pipeThrough(new DecompressionStream("deflate"));
 	else if (encoding !== "identity") {
-		throw new HttpError(415, `unsupported Content-Encoding ${JSON.stringify(encoding)}: send gzip, deflate or none`);
+		throw new AssemblerError("unsupported-media", `unsupported Content-Encoding ${JSON.stringify(encoding)}: send gzip, deflate or none`);
 	}
 	const chunks: Uint8Array[] = [];
 	let total = 0;
@@ -42,8 +42,8 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
 			chunks.push(value);
 		}
 	} catch (e) {
-		if (e instanceof HttpError) throw e;
-		throw new HttpError(400, `could not read the ${encoding} request body: ${e instanceof Error ? e.message : String(e)}`);
+		if (e instanceof AssemblerError) throw e;
+		throw new AssemblerError("invalid", `could not read the ${encoding} request body: ${e instanceof Error ? e.message : String(e)}`);
 	}
 	if (chunks.length === 1) return chunks[0]!;
 	const body = new Uint8Array(total);
@@ -55,6 +55,6 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
 	return body;
 }
 
-function tooLarge(maxBytes: number): HttpError {
-	return new HttpError(413, `request body exceeds MAX_BODY_BYTES (${maxBytes} bytes after decompression); send smaller batches`);
+function tooLarge(maxBytes: number): AssemblerError {
+	return new AssemblerError("too-large", `request body exceeds MAX_BODY_BYTES (${maxBytes} bytes after decompression); send smaller batches`);
 }

@@ -3,7 +3,7 @@
 import { encodeJsonRequest } from "../otlp/json-in";
 import type { Encoding } from "../otlp/responses";
 import { forEachSpan, inspectHead, inspectSpan, toHex, TracesDataWriter, WireError } from "../otlp/wire";
-import { HttpError } from "../http/errors";
+import { AssemblerError } from "../errors";
 
 /** SQLite stores a row of at most 2 MB (Durable Object limits); a larger span cannot be kept. */
 export const MAX_SPAN_BYTES = 2_000_000 - 1024;
@@ -46,7 +46,7 @@ export function splitRequest(body: Uint8Array, encoding: Encoding): SplitRequest
 				else accept(resourceHead, scopeHead, span, toHex(ids.traceId));
 			});
 		} catch (e) {
-			if (e instanceof WireError) throw new HttpError(400, `undecodable ExportTraceServiceRequest: ${e.message}`);
+			if (e instanceof WireError) throw new AssemblerError("invalid", `undecodable ExportTraceServiceRequest: ${e.message}`);
 			throw e;
 		}
 	} else {
@@ -54,10 +54,10 @@ export function splitRequest(body: Uint8Array, encoding: Encoding): SplitRequest
 		try {
 			doc = JSON.parse(new TextDecoder().decode(body));
 		} catch (e) {
-			throw new HttpError(400, `request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+			throw new AssemblerError("invalid", `request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
 		}
 		const problem = encodeJsonRequest(doc, accept, reject);
-		if (problem) throw new HttpError(400, `not an OTLP/JSON ExportTraceServiceRequest: ${problem}`);
+		if (problem) throw new AssemblerError("invalid", `not an OTLP/JSON ExportTraceServiceRequest: ${problem}`);
 	}
 
 	let rejected = 0;

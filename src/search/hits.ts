@@ -1,6 +1,6 @@
 // A search result: what /api/search lists for one trace, from its entry and what matched in it.
 import type { TraceEntry } from "./entry";
-import type { MatchedSpan, TraceMatch } from "./match";
+import type { MatchedSpan, TraceMatch } from "../traceql/match";
 
 export interface SearchHit {
 	traceId: string;

@@ -6,8 +6,8 @@ import { FANOUT_CONCURRENCY, hoursFor, PARTITION_MS, partitionName, SEARCH_SHARD
 import type { PartitionTagValue, SearchPartition, TagNames, TagTarget } from "./partition";
 import { hitOf, type SearchHit } from "./hits";
 import type { TraceEntry } from "./entry";
-import { compileQuery } from "./match";
-import { parseTraceQL } from "./traceql";
+import { compileQuery } from "../traceql/match";
+import { parseTraceQL } from "../traceql/parse";
 import { objectName } from "../trace-address";
 
 export interface SearchRequest {

@@ -13,7 +13,7 @@ import type { Pair } from "../search/entry";
 import type { SearchHit } from "../search/partition";
 import { MAX_SEARCH_RANGE_MS } from "../search/partitions";
 import { searchTraces } from "../search/search";
-import { parseTraceQL } from "../search/traceql";
+import { parseTraceQL } from "../traceql/parse";
 
 export const DEFAULT_LIMIT = 20;
 export const MAX_LIMIT = 1_000;

@@ -8,7 +8,7 @@ import { HttpError } from "../http/errors";
 import { errorResponse } from "../http/respond";
 import type { PartitionTagValue, TagTarget } from "../search/partition";
 import { searchTagNames, searchTagValues } from "../search/search";
-import { KIND_KEYWORDS, parseTraceQL, STATUS_KEYWORDS } from "../search/traceql";
+import { KIND_KEYWORDS, parseTraceQL, STATUS_KEYWORDS } from "../traceql/parse";
 import { boundedInteger, timeRange } from "./search-route";
 
 /** The intrinsics search understands, as Tempo lists them in the `intrinsic` scope. */

@@ -1,10 +1,10 @@
 // Evaluates a parsed TraceQL query against search entries: a SQL prefilter that a partition runs
 // over its rows (a necessary condition, so it may let through traces that do not match but never
 // drops one that does), then the exact test in code, span by span, on the entries that pass.
-import type { EntrySpan, Pair, TraceEntry, ValueType } from "./entry";
-import { KEY_MAX_CHARS, VALUE_MAX_CHARS } from "./entry";
-import { bloomPositions, nameTerm, term } from "./row";
-import { compileRegex, type Condition, type Expr, type Literal, type Query } from "./traceql";
+import type { EntrySpan, Pair, TraceEntry, ValueType } from "../search/entry";
+import { KEY_MAX_CHARS, VALUE_MAX_CHARS } from "../search/entry";
+import { bloomPositions, nameTerm, term } from "../search/row";
+import { compileRegex, type Condition, type Expr, type Literal, type Query } from "./parse";
 
 /** A span set as search returns it: the spans that matched, up to `spss` of them. */
 export interface MatchedSpan {
