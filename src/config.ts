@@ -1,6 +1,7 @@
 // Every setting the Worker reads, validated once per environment with a message that names the
 // variable. Defaults live here and, for discoverability, in wrangler.toml's [vars].
 import { AssemblerError } from "./errors";
+import { loadForwardConfig, type ForwardConfig, type ForwardEnv } from "./forward/config";
 
 export interface Config {
 	/** Finalize a trace after this long without a new span. */
@@ -32,9 +33,11 @@ export interface Config {
 	tailTenant: string;
 	/** How long a closed span of a still-running invocation may wait before the consumer sends it. */
 	tailFlushIntervalMs: number;
+	/** Tail sampling and forwarding (src/forward/config.ts). */
+	forward: ForwardConfig;
 }
 
-export interface ConfigEnv {
+export interface ConfigEnv extends ForwardEnv {
 	QUIET_PERIOD_MS?: string | number;
 	MAX_TRACE_AGE_MS?: string | number;
 	MAX_BODY_BYTES?: string | number;
@@ -82,6 +85,7 @@ export function loadConfig(env: ConfigEnv): Config {
 			stitchLinks: boolean(env, "STITCH_LINKS", true),
 			tailTenant: tenant(env, "TAIL_TENANT"),
 			tailFlushIntervalMs: integer(env, "TAIL_FLUSH_INTERVAL_MS", 5_000, 10),
+			forward: loadForwardConfig(env),
 		};
 		cache.set(env, config);
 	}

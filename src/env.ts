@@ -2,6 +2,8 @@ import type { ConfigEnv } from "./config";
 import type * as self from "./env";
 import type { TraceAssembler } from "./assembler/trace-object";
 import type { SearchPartition } from "./search/partition";
+import type { ForwardMessage, DeadLetter } from "./forward/message";
+import type { ForwardStats } from "./forward/stats";
 
 /** The Worker's bindings (wrangler.toml) and variables (config.ts). */
 export interface Env extends ConfigEnv {
@@ -11,6 +13,12 @@ export interface Env extends ConfigEnv {
 	SEARCH_PARTITION: DurableObjectNamespace<SearchPartition>;
 	/** "true" counts billed units in memory and serves them at GET /debug/usage (src/metering/usage.ts). */
 	COUNT_USAGE?: string;
+	/** Forwarding (src/forward/): the queue kept traces travel on, its dead letters, and the counters. */
+	FORWARD_QUEUE?: Queue<ForwardMessage>;
+	FORWARD_DLQ?: Queue<DeadLetter>;
+	FORWARD_STATS?: DurableObjectNamespace<ForwardStats>;
+	/** Longest wait between two delivery attempts, seconds (default 600); tests shorten it. */
+	FORWARD_MAX_RETRY_DELAY_S?: string;
 }
 
 declare global {

@@ -5,7 +5,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { countUsage, enableUsageCounting, execCounted } from "../metering/usage";
-import type { TraceEntry, ValueType } from "./entry";
+import type { ValueType } from "./entry";
+import { decodeEntry } from "./entry-codec";
 import { compileQuery, type CompiledQuery } from "../traceql/match";
 import { hitOf, type SearchHit } from "./hits";
 import { CATALOG_MAX_VALUES, TagCatalog, TYPE_NAMES, type PartitionTagValue } from "./tag-catalog";
@@ -31,7 +32,7 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS traces (
 	root_name TEXT,
 	b0 INTEGER NOT NULL, b1 INTEGER NOT NULL, b2 INTEGER NOT NULL, b3 INTEGER NOT NULL, b4 INTEGER NOT NULL, b5 INTEGER NOT NULL,
 	terms TEXT NOT NULL,
-	entry TEXT NOT NULL,
+	entry BLOB NOT NULL,
 	PRIMARY KEY (sort_key, trace_id)
 ) WITHOUT ROWID`;
 
@@ -132,7 +133,7 @@ export class SearchPartition extends DurableObject<Env> {
 			written += cursor.rowsWritten;
 			countUsage("rowsWritten", cursor.rowsWritten);
 			countUsage("rowsRead", cursor.rowsRead);
-			if (cursor.rowsWritten > 0 && row.state !== EntryState.Merged) this.#catalog?.addRow(row.terms, row.rootService, row.rootName);
+			if (cursor.rowsWritten > 0 && row.state !== EntryState.Merged) this.#catalog?.addEntry(decodeEntry(row.entry));
 			if (cursor.rowsWritten > 0 && this.#open) {
 				if (row.state === EntryState.Open) this.#open.set(row.traceId, { sortKey: row.sortKey, startMs: row.startMs, endMs: row.endMs });
 				else this.#open.delete(row.traceId);
@@ -181,7 +182,7 @@ export class SearchPartition extends DurableObject<Env> {
 		const compiled = this.#compiled(request.query);
 		const { sql, params } = compiled.prefilter;
 		const n = params.length;
-		const rows = this.#sql.exec<{ sort_key: string; start_key: string; version: number; entry: string }>(
+		const rows = this.#sql.exec<{ sort_key: string; start_key: string; version: number; entry: ArrayBuffer }>(
 			`SELECT sort_key, start_key, version, entry FROM traces WHERE state < 2 AND start_ms <= ?${n + 1} AND end_ms >= ?${n + 2} AND ${sql} ORDER BY sort_key DESC, trace_id DESC`,
 			...params,
 			request.endMs,
@@ -196,7 +197,7 @@ export class SearchPartition extends DurableObject<Env> {
 				return { hits: newest([...hits.values()], request.limit), openMisses: [], inspected, exhausted: false };
 			}
 			inspected++;
-			const entry = JSON.parse(row.entry) as TraceEntry;
+			const entry = decodeEntry(row.entry);
 			const match = compiled.match(entry, request.spss);
 			if (!match) continue;
 			const known = hits.get(entry.traceId);
@@ -244,7 +245,7 @@ export class SearchPartition extends DurableObject<Env> {
 		const compiled = this.#compiled(where.query);
 		const { sql, params } = compiled.prefilter;
 		const n = params.length;
-		const rows = this.#sql.exec<{ entry: string }>(
+		const rows = this.#sql.exec<{ entry: ArrayBuffer }>(
 			`SELECT entry FROM traces WHERE state < 2 AND start_ms <= ?${n + 1} AND end_ms >= ?${n + 2} AND ${sql} ORDER BY sort_key DESC, trace_id DESC LIMIT ?${n + 3}`,
 			...params,
 			where.endMs,
@@ -257,7 +258,7 @@ export class SearchPartition extends DurableObject<Env> {
 			if (seen.size < CATALOG_MAX_VALUES && !seen.has(key)) seen.set(key, { type: TYPE_NAMES[type], value: String(value) });
 		};
 		for (const row of rows) {
-			const entry = JSON.parse(row.entry) as TraceEntry;
+			const entry = decodeEntry(row.entry);
 			for (const span of entry.spans) {
 				if (!compiled.spanMatches(entry, span)) continue;
 				switch (target.kind) {
@@ -310,9 +311,7 @@ export class SearchPartition extends DurableObject<Env> {
 	#tagCatalog(): TagCatalog {
 		if (!this.#catalog) {
 			const catalog = new TagCatalog();
-			if (this.#hasTable) for (const row of this.#sql.exec<{ terms: string; root_service: string | null; root_name: string | null }>("SELECT terms, root_service, root_name FROM traces WHERE state < 2")) {
-				catalog.addRow(row.terms, row.root_service, row.root_name);
-			}
+			if (this.#hasTable) for (const row of this.#sql.exec<{ entry: ArrayBuffer }>("SELECT entry FROM traces WHERE state < 2")) catalog.addEntry(decodeEntry(row.entry));
 			this.#catalog = catalog;
 		}
 		return this.#catalog;
@@ -322,8 +321,8 @@ export class SearchPartition extends DurableObject<Env> {
 	#statusMessages(): PartitionTagValue[] {
 		const seen = new Set<string>();
 		if (!this.#hasTable) return [];
-		for (const row of this.#sql.exec<{ entry: string }>("SELECT entry FROM traces WHERE state < 2 AND error = 1 LIMIT 1000")) {
-			const entry = JSON.parse(row.entry) as TraceEntry;
+		for (const row of this.#sql.exec<{ entry: ArrayBuffer }>("SELECT entry FROM traces WHERE state < 2 AND error = 1 LIMIT 1000")) {
+			const entry = decodeEntry(row.entry);
 			for (const span of entry.spans) if (span[8]) seen.add(span[8]);
 			if (seen.size >= CATALOG_MAX_VALUES) break;
 		}
