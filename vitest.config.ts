@@ -59,7 +59,43 @@ export default defineConfig({
 						},
 					}),
 				],
-				test: { name: "workerd", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/propagation/**", "test/index-load.test.ts", "test/index-expiry.test.ts"], globalSetup: ["./test/otel-fixtures/build.ts"] },
+				test: { name: "workerd", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/propagation/**", "test/forward/**", "test/index-load.test.ts", "test/index-expiry.test.ts"], globalSetup: ["./test/otel-fixtures/build.ts"] },
+			},
+			{
+				// Forwarding (src/forward/) with sampling rules and a destination: the Worker's outbound
+				// fetches (the queue consumer's OTLP requests) reach a receiver Worker that records them and
+				// answers as scripted, and that consumes the dead-letter queue.
+				plugins: [
+					cloudflareTest({
+						wrangler: { configPath: "./wrangler.toml" },
+						miniflare: {
+							bindings: {
+								AUTH_TOKENS: "test-token,acme-token=acme",
+								SAMPLING_RULES: JSON.stringify([
+									{ name: "errors", when: "{ status = error }", sampleRate: 1 },
+									{ name: "health", when: '{ span.http.route = "/health" }', drop: true },
+									{ name: "checkout", when: '{ span.http.route = "/checkout" }', sampleRate: 1 },
+									{ name: "rest", sampleRate: 4 },
+								]),
+								FORWARD_DESTINATIONS: JSON.stringify([{ name: "receiver", endpoint: "http://receiver.test/v1/traces", encoding: "json", headersSecret: "RECEIVER_HEADERS" }]),
+								RECEIVER_HEADERS: "x-api-key=secret%2Cwith-comma",
+								FORWARD_MAX_RETRY_DELAY_S: "1",
+							},
+							outboundService: "forward-receiver",
+							serviceBindings: { RECEIVER: "forward-receiver" },
+							workers: [
+								{
+									name: "forward-receiver",
+									modules: true,
+									scriptPath: "./test/forward-fixtures/receiver.js",
+									compatibilityDate: "2026-11-01",
+									queueConsumers: { "trace-assembler-forward-dlq": { maxBatchTimeout: 1 } },
+								},
+							],
+						},
+					}),
+				],
+				test: { name: "forward", include: ["test/forward/**/*.test.ts"], testTimeout: 60_000 },
 			},
 			// The search index at small scale (issue 17): windows of seconds and low budgets, so shard
 			// growth, splits, retention and the bounded index retry happen within a test. Same Worker and

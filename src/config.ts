@@ -1,6 +1,7 @@
 // Every setting the Worker reads, validated once per environment with a message that names the
 // variable. Defaults live here and, for discoverability, in wrangler.toml's [vars].
 import { AssemblerError } from "./errors";
+import { loadForwardConfig, type ForwardConfig, type ForwardEnv } from "./forward/config";
 
 export interface Config {
 	/** Finalize a trace after this long without a new span. */
@@ -43,9 +44,11 @@ export interface Config {
 	indexRetentionMs: number;
 	/** A failing index write is retried this long, then the trace is counted as unindexed. */
 	indexRetryMs: number;
+	/** Tail sampling and forwarding (src/forward/config.ts). */
+	forward: ForwardConfig;
 }
 
-export interface ConfigEnv {
+export interface ConfigEnv extends ForwardEnv {
 	QUIET_PERIOD_MS?: string | number;
 	MAX_TRACE_AGE_MS?: string | number;
 	MAX_BODY_BYTES?: string | number;
@@ -103,6 +106,7 @@ export function loadConfig(env: ConfigEnv): Config {
 			searchShardMaxBytes: integer(env, "SEARCH_SHARD_MAX_BYTES", 1_000_000_000, 1_000_000),
 			indexRetentionMs: integer(env, "INDEX_RETENTION_MS", 30 * 86_400_000, 1_000),
 			indexRetryMs: integer(env, "INDEX_RETRY_MS", 86_400_000, 0),
+			forward: loadForwardConfig(env),
 		};
 		cache.set(env, config);
 	}
