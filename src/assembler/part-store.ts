@@ -12,6 +12,7 @@ import { bytesKey } from "./bytes-key";
 import type { MergeRecord, Refusal } from "./types";
 import type { SearchState } from "../search/trace-hooks";
 import type { StitchCandidate } from "../stitch/detect";
+import type { ForwardState } from "../forward/decision";
 
 export interface PendingSpan {
 	/** The part (row) the span arrived in. */
@@ -34,7 +35,7 @@ export interface IncomingSpan {
 }
 
 /** What the object remembers besides its spans; one row, rewritten as a whole. */
-export interface TraceState extends SearchState {
+export interface TraceState extends SearchState, ForwardState {
 	address?: TraceAddress;
 	/** Parts up to this seq are in R2 (or moved to the parent trace). */
 	writtenUpTo: number;

@@ -6,6 +6,7 @@ import { MAX_LISTED_MERGES } from "./merge";
 import { readStoredTrace } from "./stored-trace";
 import { countMergedTraces } from "./summary";
 import type { TraceView } from "./types";
+import { decisionHeader } from "../forward/decision";
 
 export async function traceView(t: TraceContext, address: TraceAddress): Promise<TraceView> {
 	const { store } = t;
@@ -22,5 +23,7 @@ export async function traceView(t: TraceContext, address: TraceAddress): Promise
 		mergedCount: merged.length > 0 ? Math.max(merged.length, countMergedTraces(trace, address.traceId)) : 0,
 		refused: store.state.refused ?? [],
 		droppedSpans: store.droppedSpans,
+		// A reopened trace keeps the decision made at its first finalization (src/forward/).
+		...(t.forward.decision ? { sampling: decisionHeader(t.forward.decision) } : {}),
 	};
 }

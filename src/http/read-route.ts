@@ -11,6 +11,7 @@ import { countUsage } from "../metering/usage";
 import { MAX_MERGE_HOPS } from "../assembler/types";
 import { HttpError } from "./errors";
 import { errorResponse, objectFailure } from "./respond";
+import { decisionFromMetadata, decisionHeader } from "../forward/decision";
 
 export async function handleRead(request: Request, env: Env, rawTraceId: string): Promise<Response> {
 	try {
@@ -30,6 +31,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 				mergedCount: view.mergedCount > 0 ? String(view.mergedCount) : "",
 				refused: view.refused.map((r) => `${r.intoTraceId}:${r.reason}`).join(","),
 				dropped: view.droppedSpans > 0 ? String(view.droppedSpans) : "",
+				sampling: view.sampling ?? "",
 			});
 		}
 		// HEAD (the viewer's status check) needs only the metadata; either is one class B operation.
@@ -46,6 +48,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 			mergedCount: metadata.mergedTraceCount ?? "",
 			refused: metadata.refusedMerges ?? "",
 			dropped: metadata.droppedSpans ?? "",
+			sampling: ((d) => (d ? decisionHeader(d) : ""))(decisionFromMetadata(metadata)),
 		});
 	} catch (e) {
 		return errorResponse(e);
@@ -88,6 +91,8 @@ interface TraceNotes {
 	mergedCount: string;
 	refused: string;
 	dropped: string;
+	/** The tail-sampling decision, `kept; rule=<name>; rate=<N>` (src/forward/decision.ts). */
+	sampling: string;
 }
 
 function traceResponse(request: Request, trace: Uint8Array, status: "partial" | "complete", notes: TraceNotes): Response {
@@ -101,6 +106,7 @@ function traceResponse(request: Request, trace: Uint8Array, status: "partial" | 
 	if (notes.refused) headers["x-trace-refused-merges"] = notes.refused;
 	// A truncated trace says so: how many spans the per-trace limits turned away.
 	if (notes.dropped) headers["x-trace-dropped-spans"] = notes.dropped;
+	if (notes.sampling) headers["x-trace-sampling"] = notes.sampling;
 	return new Response(body, { headers });
 }
 

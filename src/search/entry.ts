@@ -25,9 +25,11 @@ export type Pair = [key: string, type: ValueType, value: string | number | boole
 
 /**
  * One kept span. `resource` indexes `TraceEntry.resources`; `attributes` index `TraceEntry.values`.
- * Durations are nanoseconds (a double: exact up to 104 days).
+ * Durations are nanoseconds (a double: exact up to 104 days). `parentSpanId` is "" for a span
+ * without a parent; TraceQL's structural operators and root-span tests (`nestedSetParent<0`) need
+ * it. Entries written before it existed lack it (read as unknown: such a span is never a root).
  */
-export type EntrySpan = [spanId: string, name: string, startNs: string, durationNs: number, kind: number, status: number, resource: number, attributes: number[], statusMessage: string];
+export type EntrySpan = [spanId: string, name: string, startNs: string, durationNs: number, kind: number, status: number, resource: number, attributes: number[], statusMessage: string, parentSpanId?: string];
 
 export interface TraceEntry {
 	traceId: string;
@@ -104,6 +106,7 @@ export function buildEntry(traceId: string, encoded: Uint8Array): TraceEntry {
 			record.group,
 			values.addAll(span.attributes),
 			(span.status?.message ?? "").slice(0, VALUE_MAX_CHARS),
+			toHex(span.parentSpanId),
 		];
 	});
 	const entry: TraceEntry = {

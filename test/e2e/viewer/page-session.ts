@@ -22,9 +22,9 @@ export async function openSession(browser: Browser, origin: string, options: { t
 	if (options.token) await context.addInitScript(([key, token]) => localStorage.setItem(key!, token!), [TOKEN_KEY, options.token]);
 	// A Content-Security-Policy violation fails the test through the console rule below, even one
 	// the browser would only report (Chromium also logs "Refused to ..." itself).
-	await context.addInitScript(() =>
-		document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`)),
-	);
+	await context.addInitScript({
+		content: 'document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`));',
+	});
 	const page = await context.newPage();
 	const requests: string[] = [];
 	const errors: string[] = [];
