@@ -24,6 +24,7 @@ import { fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { hasFlag, option } from "./lib/args.ts";
 import { startDevServer, type DevServer } from "./lib/dev-server.ts";
 import { connectInspector, profileSelfTime } from "./lib/inspector.ts";
+import { median, quantile } from "./lib/stats.ts";
 import type { Load } from "./lib/bench-load.ts";
 
 // Imported once the resolve hook is in place (the sources import without extensions).
@@ -54,12 +55,6 @@ const ROOT = resolve(import.meta.dirname, "..");
 type Encoding = "protobuf" | "json";
 const CONTENT_TYPE: Record<Encoding, string> = { protobuf: "application/x-protobuf", json: "application/json" };
 
-const median = (xs: number[]) => quantile(xs, 0.5);
-function quantile(xs: number[], q: number): number {
-	if (xs.length === 0) return Number.NaN;
-	const sorted = [...xs].sort((a, b) => a - b);
-	return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
 const log = (text: string) => process.stderr.write(`${text}\n`);
 
 interface Run {
