@@ -68,6 +68,8 @@ interface Run {
 	failed: number;
 }
 
+const failureKinds = new Set<number>();
+
 /** Sends `total` bodies (cycling through `bodies`) from `clients` concurrent clients. */
 async function drive(url: string, bodies: Uint8Array[], encoding: Encoding, spansPerRequest: number, total = bodies.length): Promise<Run> {
 	let next = 0;
@@ -95,7 +97,12 @@ async function drive(url: string, bodies: Uint8Array[], encoding: Encoding, span
 				latencies.push(performance.now() - t0);
 				// A 200 with partial success would hide refused spans: the load has none to refuse.
 				if (response.status === 200 && !(encoding === "json" && new TextDecoder().decode(answer).includes("rejected"))) ok++;
-				else failed++;
+				else {
+					failed++;
+					// Each kind of failure once, so a run that fails says why.
+					const why = `${response.status} ${new TextDecoder().decode(answer).slice(0, 160)}`;
+					if (!failureKinds.has(response.status)) log(`request failed: ${(failureKinds.add(response.status), why)}`);
+				}
 			}
 		}),
 	);
@@ -246,6 +253,10 @@ if (lifecycleOnly) {
 		startDevServer({ vars: { ALLOW_ANONYMOUS: "true", QUIET_PERIOD_MS: String(QUIET_MS), MAX_SPANS_PER_TRACE: "50000" } }),
 		startDevServer({ configs: [join(ROOT, "scripts/bench/lifecycle-floor.toml")], vars: { QUIET_PERIOD_MS: String(QUIET_MS) } }),
 	]);
+	process.on("SIGINT", async () => {
+		await Promise.all([assembler.stop(), lifecycle.stop()]);
+		process.exit(130);
+	});
 	try {
 		const warm = buildLoad({ requests: 8 });
 		for (const encoding of ["protobuf", "json"] as const) {
