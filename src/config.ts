@@ -35,6 +35,8 @@ export interface Config {
 	tailFlushIntervalMs: number;
 	/** Tail sampling and forwarding (src/forward/config.ts). */
 	forward: ForwardConfig;
+	/** TraceQL metrics: the longest range one query may cover (Tempo 3.0's default: 24 h). */
+	metricsMaxRangeMs: number;
 }
 
 export interface ConfigEnv extends ForwardEnv {
@@ -53,6 +55,7 @@ export interface ConfigEnv extends ForwardEnv {
 	STITCH_LINKS?: string | boolean;
 	TAIL_TENANT?: string;
 	TAIL_FLUSH_INTERVAL_MS?: string | number;
+	METRICS_MAX_RANGE_MS?: string | number;
 }
 
 /** A bad variable; the HTTP edge answers 500 "server misconfigured: <message>". */
@@ -86,6 +89,7 @@ export function loadConfig(env: ConfigEnv): Config {
 			tailTenant: tenant(env, "TAIL_TENANT"),
 			tailFlushIntervalMs: integer(env, "TAIL_FLUSH_INTERVAL_MS", 5_000, 10),
 			forward: loadForwardConfig(env),
+			metricsMaxRangeMs: integer(env, "METRICS_MAX_RANGE_MS", 86_400_000, 1_000),
 		};
 		cache.set(env, config);
 	}
