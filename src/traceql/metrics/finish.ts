@@ -78,7 +78,8 @@ export function log2Quantile(p: number, counts: Record<number, number>, duration
 		bucket = i;
 		if (seen + buckets[i]!.count > maxSamples) break;
 		seen += buckets[i]!.count;
-		if (seen === maxSamples) break;
+		// Exactly the p-th sample: the bucket's upper bound, no interpolation.
+		if (seen === maxSamples) return buckets[i]!.max;
 	}
 	const interp = (maxSamples - seen) / buckets[bucket]!.count;
 	const max = Math.log2(buckets[bucket]!.max);
