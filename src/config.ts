@@ -33,6 +33,17 @@ export interface Config {
 	tailTenant: string;
 	/** How long a closed span of a still-running invocation may wait before the consumer sends it. */
 	tailFlushIntervalMs: number;
+	// The search index's partitions (src/search/), issue 17.
+	/** Width of an index time window (one set of partition objects per tenant and window). */
+	searchPartitionMs: number;
+	/** A partition writing more entries per second than this splits the window's further writes over more shards. */
+	searchShardMaxWritesPerS: number;
+	/** A partition storing more bytes than this splits likewise. */
+	searchShardMaxBytes: number;
+	/** Index windows older than this delete themselves; searches do not look past it. */
+	indexRetentionMs: number;
+	/** A failing index write is retried this long, then the trace is counted as unindexed. */
+	indexRetryMs: number;
 	/** Tail sampling and forwarding (src/forward/config.ts). */
 	forward: ForwardConfig;
 	/** TraceQL metrics: the longest range one query may cover (Tempo 3.0's default: 24 h). */
@@ -55,6 +66,11 @@ export interface ConfigEnv extends ForwardEnv {
 	STITCH_LINKS?: string | boolean;
 	TAIL_TENANT?: string;
 	TAIL_FLUSH_INTERVAL_MS?: string | number;
+	SEARCH_PARTITION_MS?: string | number;
+	SEARCH_SHARD_MAX_WRITES_PER_S?: string | number;
+	SEARCH_SHARD_MAX_BYTES?: string | number;
+	INDEX_RETENTION_MS?: string | number;
+	INDEX_RETRY_MS?: string | number;
 	METRICS_MAX_RANGE_MS?: string | number;
 }
 
@@ -88,6 +104,11 @@ export function loadConfig(env: ConfigEnv): Config {
 			stitchLinks: boolean(env, "STITCH_LINKS", true),
 			tailTenant: tenant(env, "TAIL_TENANT"),
 			tailFlushIntervalMs: integer(env, "TAIL_FLUSH_INTERVAL_MS", 5_000, 10),
+			searchPartitionMs: integer(env, "SEARCH_PARTITION_MS", 3_600_000, 1_000),
+			searchShardMaxWritesPerS: integer(env, "SEARCH_SHARD_MAX_WRITES_PER_S", 250, 1),
+			searchShardMaxBytes: integer(env, "SEARCH_SHARD_MAX_BYTES", 1_000_000_000, 1_000_000),
+			indexRetentionMs: integer(env, "INDEX_RETENTION_MS", 30 * 86_400_000, 1_000),
+			indexRetryMs: integer(env, "INDEX_RETRY_MS", 86_400_000, 0),
 			forward: loadForwardConfig(env),
 			metricsMaxRangeMs: integer(env, "METRICS_MAX_RANGE_MS", 86_400_000, 1_000),
 		};

@@ -19,6 +19,7 @@ import { handleTagsV1, handleTagsV2, handleTagValues } from "./tempo/tags-route"
 import { handleTempoTrace } from "./tempo/trace-by-id";
 import { handleEcho, handleBuildInfo } from "./tempo/status-route";
 import { handleUsage } from "./http/usage-route";
+import { handleIndexStatus } from "./http/index-status-route";
 import { countUsage, enableUsageCounting } from "./metering/usage";
 import { forwardBatch } from "./forward/consumer";
 import type { ForwardMessage } from "./forward/message";
@@ -26,6 +27,7 @@ import { handleForwardingStatus } from "./forward/status-route";
 
 export { TraceAssembler } from "./assembler/trace-object";
 export { SearchPartition } from "./search/partition";
+export { IndexDirectory } from "./search/directory";
 export { ForwardStats } from "./forward/stats";
 
 const router = Router<Request & { params: Record<string, string> }, [Env, ExecutionContext]>({
@@ -46,6 +48,8 @@ router
 	// Grafana's Tempo data source (the Tempo HTTP API, read scope).
 	.get("/api/echo", (request, env) => handleEcho(request, env))
 	.get("/api/status/buildinfo", (request, env) => handleBuildInfo(request, env))
+	// The search index's windows, shards and unindexed traces (issue 17): the caller's tenant only.
+	.get("/api/status/index", (request, env) => handleIndexStatus(request, env))
 	.get("/api/v2/traces/:traceId", (request, env) => handleTempoTrace(request, env, request.params.traceId!, "v2"))
 	.get("/api/traces/:traceId", (request, env) => handleTempoTrace(request, env, request.params.traceId!, "v1"))
 	.get("/api/status/forwarding", (request, env) => handleForwardingStatus(request, env))

@@ -48,6 +48,8 @@ export async function handleMetrics(request: Request, env: Env, kind: "range" | 
 		} catch (e) {
 			const queryError = queryErrorFrom(e);
 			if (queryError) throw queryError;
+			// The index's own errors (unavailable: 503 with Retry-After; range too wide: 400) keep their status.
+			if (e instanceof AssemblerError || e instanceof HttpError) throw e;
 			console.error("metrics: a partition failed", e);
 			throw new HttpError(503, "the search index is unavailable for now; retry the query", 5);
 		}
