@@ -57,6 +57,8 @@ export interface Config {
 	indexRetryMs: number;
 	/** Tail sampling and forwarding (src/forward/config.ts). */
 	forward: ForwardConfig;
+	/** TraceQL metrics: the longest range one query may cover (Tempo 3.0's default: 24 h). */
+	metricsMaxRangeMs: number;
 }
 
 export interface ConfigEnv extends ForwardEnv {
@@ -82,6 +84,7 @@ export interface ConfigEnv extends ForwardEnv {
 	SEARCH_SHARD_MAX_BYTES?: string | number;
 	INDEX_RETENTION_MS?: string | number;
 	INDEX_RETRY_MS?: string | number;
+	METRICS_MAX_RANGE_MS?: string | number;
 }
 
 /** A bad variable; the HTTP edge answers 500 "server misconfigured: <message>". */
@@ -122,6 +125,7 @@ export function loadConfig(env: ConfigEnv): Config {
 			indexRetentionMs: integer(env, "INDEX_RETENTION_MS", 30 * 86_400_000, 1_000),
 			indexRetryMs: integer(env, "INDEX_RETRY_MS", 86_400_000, 0),
 			forward: loadForwardConfig(env),
+			metricsMaxRangeMs: integer(env, "METRICS_MAX_RANGE_MS", 86_400_000, 1_000),
 		};
 		cache.set(env, config);
 	}
