@@ -92,7 +92,7 @@ export class TraceSearchHooks {
 					for (const span of spans) writer.add(span.resource, span.scope, span.body);
 					await this.#put(address, place, rowOf(buildEntry(address.traceId, writer.finish()), EntryState.Open, 0, place.sortKey));
 				} catch (e) {
-					// Best effort: the finalization's entry (retried until it lands) replaces this one anyway.
+					// Best effort: the finalization's entry (retried for up to INDEX_RETRY_MS) replaces this one anyway.
 					console.warn(`TraceAssembler ${address.traceId}: open search entry not written:`, e);
 				}
 			}),
