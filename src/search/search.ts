@@ -172,7 +172,8 @@ export async function searchTagValues(env: Env, tenant: string, target: TagTarge
 	return [...seen.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0)).slice(0, limit);
 }
 
-async function fanOutAll<T>(env: Env, tenant: string, startMs: number, endMs: number, call: (stub: DurableObjectStub<SearchPartition>) => Promise<T>): Promise<T[]> {
+/** Calls every partition of the tenant's range (bounded concurrency); search's tag lists and TraceQL metrics share it. */
+export async function fanOutAll<T>(env: Env, tenant: string, startMs: number, endMs: number, call: (stub: DurableObjectStub<SearchPartition>) => Promise<T>): Promise<T[]> {
 	const windows = await indexWindows(env, tenant, startMs, endMs);
 	return fanOut(windows.flatMap((window) => shardNames(tenant, window)), (name) => call(env.SEARCH_PARTITION.getByName(name)));
 }

@@ -13,7 +13,23 @@ export interface StitchCandidate {
 	/** The caller's span that the joining trace's root spans hang under. */
 	parentSpanId: string;
 	rule: StitchRule;
+	/** The span (16 hex) whose recorded context made the claim; absent for a hint. */
+	claimedBy?: string;
+	/** Whether that span is a root of its trace (no parent). */
+	fromRoot?: boolean;
+	/**
+	 * Merge only once the parent span is found in the parent trace (TAIL_STITCH_EXTERNAL=verified:
+	 * the context came from an unauthenticated request header, see src/tail/onset.ts).
+	 */
+	verify?: boolean;
 }
+
+/**
+ * Set by the tail consumer on an invocation span whose recorded traceparent came from an outside
+ * caller: "verified" (merge only when the claimed parent span exists) or "never" (do not merge).
+ */
+export const EXTERNAL_STITCH_ATTRIBUTE = "assembler.stitch_external";
+const EXTERNAL_STITCH_KEY = [new TextEncoder().encode(EXTERNAL_STITCH_ATTRIBUTE)];
 
 export interface StitchOptions {
 	/** Attribute keys that may hold a recorded traceparent (STITCH_ATTRIBUTES). */
@@ -28,8 +44,10 @@ export interface StitchOptions {
  */
 export function detectStitch(span: Uint8Array, options: StitchOptions): StitchCandidate | undefined {
 	let traceId: Uint8Array | undefined;
+	let spanId: Uint8Array | undefined;
 	let parentSpanId: Uint8Array | undefined;
 	let recorded: string | undefined;
+	let external: string | undefined;
 	const links: Uint8Array[] = [];
 	const reader = new BinaryReader(span);
 	while (reader.pos < reader.len) {
@@ -40,23 +58,28 @@ export function detectStitch(span: Uint8Array, options: StitchOptions): StitchCa
 		}
 		const value = reader.bytes();
 		if (field === 1) traceId = value;
+		else if (field === 2) spanId = value;
 		else if (field === 4) parentSpanId = value;
-		else if (field === 9 && recorded === undefined) recorded = traceparentAttribute(value, options.attributeKeys);
+		else if (field === 9) {
+			recorded ??= traceparentAttribute(value, options.attributeKeys);
+			external ??= traceparentAttribute(value, EXTERNAL_STITCH_KEY);
+		}
 		else if (field === 13 && options.links) links.push(value);
 	}
 	if (!traceId) return undefined;
 	const ownTraceId = toHex(traceId);
-	if (recorded !== undefined) {
+	const isRoot = !parentSpanId || parentSpanId.length === 0 || isZero(parentSpanId);
+	const claim = { ...(spanId?.length === 8 ? { claimedBy: toHex(spanId) } : {}), fromRoot: isRoot };
+	if (recorded !== undefined && external !== "never") {
 		const parent = parseTraceparent(recorded);
 		if (parent && parent.traceId !== ownTraceId) {
-			return { parentTraceId: parent.traceId, parentSpanId: parent.spanId, rule: "traceparent" };
+			return { parentTraceId: parent.traceId, parentSpanId: parent.spanId, rule: "traceparent", ...claim, ...(external === "verified" ? { verify: true } : {}) };
 		}
 	}
-	const isRoot = !parentSpanId || parentSpanId.length === 0 || isZero(parentSpanId);
 	// A consumer linking to many producers is a fan-in, not a stitch: only a single link counts.
 	if (isRoot && links.length === 1) {
 		const link = linkContext(links[0]!);
-		if (link && link.parentTraceId !== ownTraceId) return { ...link, rule: "link" };
+		if (link && link.parentTraceId !== ownTraceId) return { ...link, rule: "link", ...claim };
 	}
 	return undefined;
 }
