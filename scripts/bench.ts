@@ -1,4 +1,4 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--lifecycle] [--search [--search-runs 40]]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--lifecycle] [--search [--search-runs 40]] [--scale [--scale-seconds 10] [--ops-usd 0.357]]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
 //  - the headline: ingest against the lifecycle floor, both finalizing as they go
 //    (scripts/bench/lifecycle-floor.ts: the design floor plus, per trace, one alarm, one R2 write of
@@ -17,6 +17,8 @@
 //  - read latency of a 10,000-span trace, open and finalized; memory an object holds per span;
 //  - 10,000 traces open at once.
 // The search section (scripts/lib/search-bench.ts) runs last; --search runs only it.
+// --scale runs only the index's scale section (scripts/bench/scale.ts): bytes per entry, one
+// partition's sustained writes/s, and the shards, GB and $ per million spans at 1k-1M spans/s.
 // --profile also prints where workerd spends its CPU during one protobuf run (V8's sampling profiler
 // through wrangler's inspector; function names and lines refer to wrangler's bundle).
 // The machine is shared and noisy: each figure is the median of the rounds, and ratios compare
@@ -39,6 +41,12 @@ const { splitRequest } = await import("../src/ingest/split.ts");
 const { PartStore } = await import("../src/assembler/part-store.ts");
 const { forEachSpan } = await import("../src/otlp/wire.ts");
 const { spanIdentity } = await import("../src/otlp/span-facts.ts");
+
+if (hasFlag("scale")) {
+	const { scaleBench } = await import("./bench/scale.ts");
+	process.stdout.write(`${(await scaleBench()).markdown}\n`);
+	process.exit(0);
+}
 
 if (hasFlag("search")) {
 	const { searchBench } = await import("./lib/search-bench.ts");

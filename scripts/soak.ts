@@ -7,7 +7,8 @@
 // errors, same body). At the end every trace is read back, and every object's part rows are read
 // from the stopped server's state directory: every span that was acknowledged must be read back,
 // and stored exactly once (reads and R2 writes de-duplicate again, so duplicates are counted in
-// the part rows, where they would be stored). Prints a table; exits 1 on any lost or duplicated span.
+// the part rows, where they would be stored); the search index holds an entry per trace and lists
+// none twice. Prints a table; exits 1 on any lost or duplicated span or any trace listed twice.
 import { option } from "./lib/args.ts";
 import { startDevServer, type DevServer } from "./lib/dev-server.ts";
 import { readStoredParts } from "./lib/stored-parts.ts";
@@ -194,6 +195,27 @@ let next = 0;
 await Promise.all(Array.from({ length: 16 }, async () => {
 	while (next < ids.length) await check(ids[next++]!);
 }));
+
+// The search index after the same faults (issue 17): one entry per trace over the run's windows
+// (GET /api/status/index), none given up as unindexed, and `{}` listing no trace twice.
+const index = { entries: 0, unindexed: 0, listed: 0, listedTwice: 0, unknown: 0 };
+const range = `start=${Math.floor(started / 1000) - 3_600}&end=${Math.ceil(Date.now() / 1000) + 60}`;
+const indexDeadline = Date.now() + 60_000;
+for (;;) {
+	const res = await fetch(`http://127.0.0.1:${port}/api/status/index?${range}`).catch(() => undefined);
+	if (res?.status === 200) {
+		const status = (await res.json()) as { windows: { entries: number }[]; unindexed: number };
+		index.entries = status.windows.reduce((n, w) => n + w.entries, 0);
+		index.unindexed = status.unindexed;
+		if (index.entries >= ids.length || Date.now() > indexDeadline) break;
+	} else if (Date.now() > indexDeadline) break;
+	await new Promise((r) => setTimeout(r, 1_000));
+}
+const listing = await fetch(`http://127.0.0.1:${port}/api/search?q={}&limit=1000&${range}`).then((r) => r.json() as Promise<{ traces: { traceID: string }[] }>).catch(() => ({ traces: [] }));
+const listedIds = listing.traces.map((t) => t.traceID);
+index.listed = listedIds.length;
+index.listedTwice = listedIds.length - new Set(listedIds).size;
+index.unknown = listedIds.filter((id) => !accepted.has(id)).length;
 await server.stop();
 // Where a duplicate would be stored: the objects' part rows (RETENTION_MS keeps them for a day).
 const stored = readStoredParts(persistTo);
@@ -211,6 +233,8 @@ const table = [
 	[`| lost / duplicated / unexpected spans (read back) | ${verify.lost} / ${verify.duplicated} / ${verify.unexpected} |`],
 	[`| spans in the objects' part rows / stored twice / acknowledged but not stored | ${stored.spans} / ${stored.duplicated} / ${storedMissing} |`],
 	[`| traces not complete at the deadline | ${verify.incomplete} |`],
+	[`| search index: entries / traces, unindexed | ${index.entries} / ${ids.length}, ${index.unindexed} |`],
+	[`| search index: \`{}\` (limit 1000) listed / listed twice / unknown | ${index.listed} / ${index.listedTwice} / ${index.unknown} |`],
 ].flat();
 console.log(table.join("\n"));
-process.exit(verify.lost + verify.duplicated + verify.unexpected + stored.duplicated + storedMissing + stats.gaveUp > 0 ? 1 : 0);
+process.exit(verify.lost + verify.duplicated + verify.unexpected + stored.duplicated + storedMissing + stats.gaveUp + index.listedTwice + index.unknown > 0 ? 1 : 0);
