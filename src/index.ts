@@ -22,6 +22,7 @@ import { countUsage, enableUsageCounting } from "./metering/usage";
 
 export { TraceAssembler } from "./assembler/trace-object";
 export { SearchPartition } from "./search/partition";
+export { IngestRelay } from "./ingest/relay";
 
 const router = Router<Request & { params: Record<string, string> }, [Env, ExecutionContext]>({
 	catch: (error: unknown) => errorResponse(error),

@@ -9,7 +9,8 @@
 import { loadConfig } from "../config";
 import type { Env } from "../env";
 import type { TraceAddress } from "../trace-address";
-import { joinCaller, sendSpans, tailCounters } from "./deliver";
+import { SubrequestBudget } from "../ingest/subrequests";
+import { joinCaller, sendSpans, TAIL_RESERVED_SUBREQUESTS, tailCounters } from "./deliver";
 import { Invocation } from "./invocation";
 import { FLUSH_BYTES, FLUSH_SPANS } from "./limits";
 
@@ -19,11 +20,13 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 	let invocation: Invocation;
 	let address: TraceAddress;
 	let flushIntervalMs: number;
+	let budget: SubrequestBudget;
 	try {
 		const config = loadConfig(env);
 		invocation = new Invocation(onset);
 		address = { tenant: config.tailTenant, traceId: invocation.traceId };
 		flushIntervalMs = config.tailFlushIntervalMs;
+		budget = new SubrequestBudget(config.maxSubrequests);
 	} catch (e) {
 		tailCounters.conversionErrors++;
 		console.error(`trace-assembler tail: invocation ignored: ${(e as Error).message}`);
@@ -35,7 +38,7 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 		// Join the caller's trace now rather than when the invocation ends (when the span recording
 		// the traceparent is sent): then a live subscriber to the caller's trace sees every span as
 		// it closes, even for a request that runs for minutes.
-		ctx.waitUntil(joinCaller(env, address, { parentTraceId: caller.traceId, parentSpanId: caller.spanId, rule: "traceparent" }));
+		ctx.waitUntil(joinCaller(env, address, { parentTraceId: caller.traceId, parentSpanId: caller.spanId, rule: "traceparent" }, budget));
 	}
 
 	let timer: Timer | undefined;
@@ -43,7 +46,7 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 		timer?.cancel();
 		timer = undefined;
 		const spans = invocation.takeClosed();
-		if (spans.length > 0) ctx.waitUntil(sendSpans(env, address, invocation, spans));
+		if (spans.length > 0) ctx.waitUntil(sendSpans(env, address, invocation, spans, budget));
 	};
 	return (event) => {
 		try {
@@ -53,10 +56,12 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 			console.error(`trace-assembler tail: ${event?.event?.type} event of ${invocation.script} ignored: ${(e as Error).message}`);
 		}
 		try {
-			if (invocation.finished || invocation.closedCount >= FLUSH_SPANS || invocation.closedBytes >= FLUSH_BYTES) flush();
+			// Flushes before the end stop short of the calls kept back for the last one (MAX_SUBREQUESTS).
+			const mayFlushEarly = budget.left > TAIL_RESERVED_SUBREQUESTS + 2;
+			if (invocation.finished || (mayFlushEarly && (invocation.closedCount >= FLUSH_SPANS || invocation.closedBytes >= FLUSH_BYTES))) flush();
 			// A closed span waits at most the flush interval, even when no further event comes (an
 			// idle WebSocket): a timer, since the runtime may not call again for hours.
-			else if (invocation.closedCount > 0 && !timer) timer = after(ctx, flushIntervalMs, flush);
+			else if (mayFlushEarly && invocation.closedCount > 0 && !timer) timer = after(ctx, flushIntervalMs, flush);
 		} catch (e) {
 			console.error(`trace-assembler tail: flushing spans of ${invocation.script} failed: ${(e as Error).message}`);
 		}
