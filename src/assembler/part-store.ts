@@ -42,6 +42,11 @@ export interface TraceState extends SearchState {
 	/** Size of the trace R2 holds, for the per-trace byte limit. */
 	storedBytes?: number;
 	failedAttempts?: number;
+	/**
+	 * The R2 write failed permanently (a 4xx) for the parts up to `upTo` and was given up at `at`:
+	 * they stay readable from this object until retention frees its storage (finalize.ts).
+	 */
+	unwritten?: { at: number; upTo: number; reason: string };
 	/** Set once this trace joined another (the outbox record: the move may still be under way). */
 	mergedInto?: MergeRecord & { at: number };
 	/** The R2 redirect for a merged trace is written. */

@@ -134,7 +134,7 @@ export class TraceAssembler extends DurableObject<Env> {
 				await this.#merge.moveToParentOrRetry();
 				return;
 			}
-		} else if (store.pending.length > 0) {
+		} else if (store.pending.length > 0 && !this.#finalizer.givenUp) {
 			await this.#finalizer.onAlarm(address, scheduledAt);
 			return;
 		}

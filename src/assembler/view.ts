@@ -17,5 +17,7 @@ export async function traceView(t: TraceContext, address: TraceAddress): Promise
 		merged: store.state.merges ?? [],
 		refused: store.state.refused ?? [],
 		droppedSpans: store.droppedSpans,
+		// R2 refused the trace for good (finalize.ts): this object is the only copy, until retention.
+		...(store.state.unwritten ? { unwritten: store.state.unwritten.reason } : {}),
 	};
 }

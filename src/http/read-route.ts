@@ -29,6 +29,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 				merged: view.merged.map((m) => `${m.traceId}:${m.rule}`).join(","),
 				refused: view.refused.map((r) => `${r.intoTraceId}:${r.reason}`).join(","),
 				dropped: view.droppedSpans > 0 ? String(view.droppedSpans) : "",
+				unwritten: view.unwritten,
 			});
 		}
 		// HEAD (the viewer's status check) needs only the metadata; either is one class B operation.
@@ -85,6 +86,8 @@ interface TraceNotes {
 	merged: string;
 	refused: string;
 	dropped: string;
+	/** Why R2 refused the trace for good, when it did (only its object holds it, until retention). */
+	unwritten?: string;
 }
 
 function traceResponse(request: Request, trace: Uint8Array, status: "partial" | "complete", notes: TraceNotes): Response {
@@ -96,6 +99,7 @@ function traceResponse(request: Request, trace: Uint8Array, status: "partial" | 
 	if (notes.refused) headers["x-trace-refused-merges"] = notes.refused;
 	// A truncated trace says so: how many spans the per-trace limits turned away.
 	if (notes.dropped) headers["x-trace-dropped-spans"] = notes.dropped;
+	if (notes.unwritten) headers["x-trace-unwritten"] = notes.unwritten;
 	return new Response(body, { headers });
 }
 

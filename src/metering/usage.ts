@@ -30,6 +30,8 @@ export interface UsageCounts {
 	maxSubrequestsPerInvocation: number;
 	/** Ingest relay calls: the parts of export requests with more traces than one invocation may call (src/ingest/fan-out.ts). */
 	ingestRelays: number;
+	/** Trace writes to R2 given up after a permanent (4xx) error (src/assembler/finalize.ts); not a billed unit, a loss to watch. */
+	r2WritesGivenUp: number;
 }
 
 export type UsageKind = keyof UsageCounts;
@@ -38,7 +40,7 @@ const counts: UsageCounts = zero();
 let enabled = false;
 
 function zero(): UsageCounts {
-	return { rowsWritten: 0, rowsRead: 0, alarmsSet: 0, deleteAlls: 0, objectCalls: 0, alarmsRun: 0, r2ClassA: 0, r2ClassB: 0, workerRequests: 0, maxSubrequestsPerInvocation: 0, ingestRelays: 0 };
+	return { rowsWritten: 0, rowsRead: 0, alarmsSet: 0, deleteAlls: 0, objectCalls: 0, alarmsRun: 0, r2ClassA: 0, r2ClassB: 0, workerRequests: 0, maxSubrequestsPerInvocation: 0, ingestRelays: 0, r2WritesGivenUp: 0 };
 }
 
 /** Turns counting on for this isolate when the environment says COUNT_USAGE=true (it stays on). */
