@@ -1,4 +1,4 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--search [--search-runs 40]]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--search [--search-runs 40]] [--fan-out [--fan-out-traces 1000] [--fan-out-requests 6]]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
 //  - ingest throughput and request latency for protobuf and JSON (512 spans over 64 traces per
 //    request, traces continuing over 8 requests, 4 concurrent clients), interleaved round by round
@@ -34,6 +34,15 @@ const { splitRequest } = await import("../src/ingest/split.ts");
 const { PartStore } = await import("../src/assembler/part-store.ts");
 const { forEachSpan } = await import("../src/otlp/wire.ts");
 const { spanIdentity } = await import("../src/otlp/span-facts.ts");
+
+// --fan-out: export requests with more traces than MAX_SUBREQUESTS, through ingest relays (scripts/bench/fan-out.ts).
+if (hasFlag("fan-out")) {
+	const { fanOutBench } = await import("./bench/fan-out.ts");
+	const result = await fanOutBench(Number(option("fan-out-traces", "1000")), Number(option("fan-out-requests", "6")));
+	process.stdout.write(`${result.markdown}\n`);
+	if (option("json")) writeFileSync(option("json")!, JSON.stringify({ fanOut: result.rows }, null, 2));
+	process.exit(0);
+}
 
 if (hasFlag("search")) {
 	const { searchBench } = await import("./lib/search-bench.ts");

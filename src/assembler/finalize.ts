@@ -9,7 +9,9 @@ import type { TraceContext } from "./context";
 import type { MergeOutbox } from "./merge";
 import { countUsage } from "../metering/usage";
 import { permanentR2Failure } from "./r2-errors";
-import { putCounted, readStoredTrace } from "./stored-trace";
+import type { TraceState } from "./part-store";
+import type { EntryPlace } from "../search/trace-hooks";
+import { putCounted, readStoredTrace, writtenMark } from "./stored-trace";
 import { summarizeTrace, summaryMetadata, type TraceSummary } from "./summary";
 
 /** Retries of a failing R2 write or merge back off from 2 s up to this, and never give up while the failure may pass. */
@@ -70,10 +72,12 @@ export class Finalizer {
 		const key = traceKey(address);
 		let trace: Uint8Array;
 		let summary: TraceSummary;
+		let place: EntryPlace | undefined;
 		try {
 			// Requests interleave with these awaits: spans that arrive meanwhile get a higher seq,
 			// stay pending, and are written next time.
 			const stored = await readStoredTrace(env, address);
+			place = store.state.search ?? this.#t.search.placeToPersist().search;
 			if (stored?.redirect) {
 				// This object forgot that its trace had joined another; R2 remembers.
 				store.saveState({ mergedInto: { ...stored.redirect, at: Date.now() }, movedStored: true });
@@ -84,16 +88,26 @@ export class Finalizer {
 			summary = summarizeTrace(trace);
 			await putCounted(env, key, trace, {
 				httpMetadata: { contentType: "application/x-protobuf" },
-				customMetadata: summaryMetadata(summary, address.traceId, store.state.merges ?? [], store.state.refused ?? [], store.droppedSpans),
+				customMetadata: {
+					...summaryMetadata(summary, address.traceId, store.state.merges ?? [], store.state.refused ?? [], store.droppedSpans),
+					...writtenMark(store.epoch, upTo, place),
+				},
 			});
 		} catch (e) {
 			await this.#writeFailed(key, upTo, e);
 			return;
 		}
 		const now = Date.now();
-		store.markWritten(upTo);
-		// One row: what was written, when, and how big; the parts themselves are not touched.
-		store.saveState({ writtenUpTo: upTo, finalized: { at: now, spanCount: summary.spanCount }, storedBytes: trace.length, failedAttempts: undefined, unwritten: undefined, ...this.#t.search.placeToPersist() });
+		const written: Partial<TraceState> = { finalized: { at: now, spanCount: summary.spanCount }, storedBytes: trace.length, failedAttempts: undefined, unwritten: undefined, ...this.#t.search.placeToPersist() };
+		if (store.epoch !== undefined && store.state.failedAttempts === undefined && store.state.unwritten === undefined) {
+			// No row: R2's metadata now says what is written up to where (writtenMark), and a restarted
+			// object reads it back (catchUpWithR2). The parts themselves are not touched.
+			store.noteWritten(upTo, written);
+		} else {
+			// One row: a failure to forget, or parts stored before epochs existed.
+			store.markWritten(upTo);
+			store.saveState({ writtenUpTo: upTo, ...written });
+		}
 		const stillOpen = store.pending.length > 0;
 		// Spans that came during the write keep the trace open: the next write says "finalized".
 		if (stillOpen) this.schedule(now);
