@@ -38,7 +38,8 @@ it("stores every trace of a 300-trace request with MAX_SUBREQUESTS=20, no invoca
 	expect(counted.ingestRelays).toBe(15);
 	// Every trace's part is in its own object's storage: one part row each.
 	for (const traceId of traces) expect(await storedSpanCount(traceId)).toBe(1);
-});
+	// 300 objects on a shared 2-core machine: more than the default 5 s.
+}, 60_000);
 
 it("plans within the budget at every size, relaying again when the relays' share is too large", () => {
 	for (const limit of [2, 3, 20, 50]) {
@@ -51,5 +52,26 @@ it("plans within the budget at every size, relaying again when the relays' share
 			expect([...local, ...groups.flat()].map((part) => part.id).sort((a, b) => a - b)).toEqual(parts.map((part) => part.id));
 			for (const group of groups) expect(group.length).toBeLessThan(count);
 		}
+	}
+});
+
+it("bounds the tail consumer's calls too: retries stop at the invocation's budget", async () => {
+	const { joinCaller } = await import("../src/tail/deliver");
+	const { SubrequestBudget } = await import("../src/ingest/subrequests");
+	const { TraceAssembler } = await import("../src/assembler/trace-object");
+	const stitch = TraceAssembler.prototype.stitch;
+	let calls = 0;
+	TraceAssembler.prototype.stitch = async function () {
+		calls++;
+		throw new Error("injected object failure");
+	};
+	try {
+		const budget = new SubrequestBudget(2);
+		await joinCaller(env, { tenant: "", traceId: randomHex(16) }, { parentTraceId: randomHex(16), parentSpanId: randomHex(8), rule: "traceparent" }, budget);
+		// Three attempts are allowed, two calls fit: the third is not made.
+		expect(calls).toBe(2);
+		expect(budget.used).toBe(2);
+	} finally {
+		TraceAssembler.prototype.stitch = stitch;
 	}
 });
