@@ -1,6 +1,7 @@
 // Every setting the Worker reads, validated once per environment with a message that names the
 // variable. Defaults live here and, for discoverability, in wrangler.toml's [vars].
 import { AssemblerError } from "./errors";
+import { loadForwardConfig, type ForwardConfig, type ForwardEnv } from "./forward/config";
 
 export interface Config {
 	/** Finalize a trace after this long without a new span. */
@@ -34,9 +35,22 @@ export interface Config {
 	tailTenant: string;
 	/** How long a closed span of a still-running invocation may wait before the consumer sends it. */
 	tailFlushIntervalMs: number;
+	// The search index's partitions (src/search/), issue 17.
+	/** Width of an index time window (one set of partition objects per tenant and window). */
+	searchPartitionMs: number;
+	/** A partition writing more entries per second than this splits the window's further writes over more shards. */
+	searchShardMaxWritesPerS: number;
+	/** A partition storing more bytes than this splits likewise. */
+	searchShardMaxBytes: number;
+	/** Index windows older than this delete themselves; searches do not look past it. */
+	indexRetentionMs: number;
+	/** A failing index write is retried this long, then the trace is counted as unindexed. */
+	indexRetryMs: number;
+	/** Tail sampling and forwarding (src/forward/config.ts). */
+	forward: ForwardConfig;
 }
 
-export interface ConfigEnv {
+export interface ConfigEnv extends ForwardEnv {
 	QUIET_PERIOD_MS?: string | number;
 	MAX_TRACE_AGE_MS?: string | number;
 	MAX_BODY_BYTES?: string | number;
@@ -53,6 +67,11 @@ export interface ConfigEnv {
 	STITCH_LINKS?: string | boolean;
 	TAIL_TENANT?: string;
 	TAIL_FLUSH_INTERVAL_MS?: string | number;
+	SEARCH_PARTITION_MS?: string | number;
+	SEARCH_SHARD_MAX_WRITES_PER_S?: string | number;
+	SEARCH_SHARD_MAX_BYTES?: string | number;
+	INDEX_RETENTION_MS?: string | number;
+	INDEX_RETRY_MS?: string | number;
 }
 
 /** A bad variable; the HTTP edge answers 500 "server misconfigured: <message>". */
@@ -87,6 +106,12 @@ export function loadConfig(env: ConfigEnv): Config {
 			stitchLinks: boolean(env, "STITCH_LINKS", true),
 			tailTenant: tenant(env, "TAIL_TENANT"),
 			tailFlushIntervalMs: integer(env, "TAIL_FLUSH_INTERVAL_MS", 5_000, 10),
+			searchPartitionMs: integer(env, "SEARCH_PARTITION_MS", 3_600_000, 1_000),
+			searchShardMaxWritesPerS: integer(env, "SEARCH_SHARD_MAX_WRITES_PER_S", 250, 1),
+			searchShardMaxBytes: integer(env, "SEARCH_SHARD_MAX_BYTES", 1_000_000_000, 1_000_000),
+			indexRetentionMs: integer(env, "INDEX_RETENTION_MS", 30 * 86_400_000, 1_000),
+			indexRetryMs: integer(env, "INDEX_RETRY_MS", 86_400_000, 0),
+			forward: loadForwardConfig(env),
 		};
 		cache.set(env, config);
 	}

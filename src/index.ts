@@ -18,10 +18,16 @@ import { handleTagsV1, handleTagsV2, handleTagValues } from "./tempo/tags-route"
 import { handleTempoTrace } from "./tempo/trace-by-id";
 import { handleEcho, handleBuildInfo } from "./tempo/status-route";
 import { handleUsage } from "./http/usage-route";
+import { handleIndexStatus } from "./http/index-status-route";
 import { countUsage, enableUsageCounting } from "./metering/usage";
+import { forwardBatch } from "./forward/consumer";
+import type { ForwardMessage } from "./forward/message";
+import { handleForwardingStatus } from "./forward/status-route";
 
 export { TraceAssembler } from "./assembler/trace-object";
 export { SearchPartition } from "./search/partition";
+export { IndexDirectory } from "./search/directory";
+export { ForwardStats } from "./forward/stats";
 export { IngestRelay } from "./ingest/relay";
 
 const router = Router<Request & { params: Record<string, string> }, [Env, ExecutionContext]>({
@@ -42,8 +48,11 @@ router
 	// Grafana's Tempo data source (the Tempo HTTP API, read scope).
 	.get("/api/echo", (request, env) => handleEcho(request, env))
 	.get("/api/status/buildinfo", (request, env) => handleBuildInfo(request, env))
+	// The search index's windows, shards and unindexed traces (issue 17): the caller's tenant only.
+	.get("/api/status/index", (request, env) => handleIndexStatus(request, env))
 	.get("/api/v2/traces/:traceId", (request, env) => handleTempoTrace(request, env, request.params.traceId!, "v2"))
 	.get("/api/traces/:traceId", (request, env) => handleTempoTrace(request, env, request.params.traceId!, "v1"))
+	.get("/api/status/forwarding", (request, env) => handleForwardingStatus(request, env))
 	.get("/api/search", (request, env) => handleSearch(request, env))
 	.get("/api/v2/search/tags", (request, env) => handleTagsV2(request, env))
 	.get("/api/v2/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v2"))
@@ -74,4 +83,9 @@ export default {
 	},
 	// Workers that name this one in `streaming_tail_consumers` stream their invocations here.
 	tailStream,
+	// The forwarding queue (wrangler.toml [[queues.consumers]]): kept traces to OTLP destinations.
+	async queue(batch, env) {
+		enableUsageCounting(env);
+		await forwardBatch(batch as MessageBatch<ForwardMessage>, env);
+	},
 } satisfies ExportedHandler<Env>;

@@ -158,8 +158,8 @@ describe("Tempo API", () => {
 	});
 
 	it.each([
-		["/api/search?q=" + encodeURIComponent("{} | rate()"), /pipelines/],
-		["/api/search?q=" + encodeURIComponent("{} >> {}"), /structural/],
+		["/api/search?q=" + encodeURIComponent("{} | rate()"), /metrics query: ask \/api\/metrics/],
+		["/api/search?q=" + encodeURIComponent("{} >> {} | by(name)"), /on spansets is not supported/],
 		["/api/search?q=" + encodeURIComponent("{name=}"), /TraceQL/],
 		["/api/search?q={}&start=yesterday", /start must be/],
 		["/api/search?q={}&start=200&end=100", /after end/],
@@ -173,7 +173,6 @@ describe("Tempo API", () => {
 		["/api/traces/%E0%A4%A", /invalid trace id/],
 		["/api/v2/search/tag/event.name/values", /unsupported tag/],
 		["/api/v2/search/tags?scope=event", /unsupported scope/],
-		["/api/metrics/query_range?q=" + encodeURIComponent("{} | rate()"), /TraceQL metrics/],
 	])("GET %s is a 400 with a plain message", async (path, message) => {
 		const response = await get(path);
 		expect(response.status).toBe(400);

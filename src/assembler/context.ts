@@ -6,6 +6,7 @@ import type { Subscribers } from "../live/subscribers";
 import type { AlarmClock } from "./alarm-clock";
 import type { PartStore } from "./part-store";
 import type { TraceSearchHooks } from "../search/trace-hooks";
+import type { TraceForwarding } from "../forward/trace-hook";
 
 export interface TraceContext {
 	readonly ctx: DurableObjectState;
@@ -16,4 +17,6 @@ export interface TraceContext {
 	readonly live: Subscribers;
 	/** Search index writes at three moments: first span, finalization, merge (src/search/trace-hooks.ts). */
 	readonly search: TraceSearchHooks;
+	/** Tail sampling and forwarding at each finalization (src/forward/trace-hook.ts). */
+	readonly forward: TraceForwarding;
 }

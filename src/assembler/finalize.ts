@@ -13,6 +13,7 @@ import type { TraceState } from "./part-store";
 import type { EntryPlace } from "../search/trace-hooks";
 import { putCounted, readStoredTrace, writtenMark } from "./stored-trace";
 import { summarizeTrace, summaryMetadata, type TraceSummary } from "./summary";
+import type { WritePlan } from "../forward/trace-hook";
 
 /** Retries of a failing R2 write or merge back off from 2 s up to this, and never give up while the failure may pass. */
 const MAX_RETRY_DELAY_MS = 5 * 60_000;
@@ -73,6 +74,7 @@ export class Finalizer {
 		let trace: Uint8Array;
 		let summary: TraceSummary;
 		let place: EntryPlace | undefined;
+		let plan: WritePlan;
 		try {
 			// Requests interleave with these awaits: spans that arrive meanwhile get a higher seq,
 			// stay pending, and are written next time.
@@ -84,35 +86,45 @@ export class Finalizer {
 				await this.#merge().moveToParentOrRetry();
 				return;
 			}
-			trace = assembleTrace(stored?.trace, store.pending.filter((span) => span.seq <= upTo));
+			const parts = store.pending.filter((span) => span.seq <= upTo);
+			trace = assembleTrace(stored?.trace, parts);
 			summary = summarizeTrace(trace);
-			await putCounted(env, key, trace, {
-				httpMetadata: { contentType: "application/x-protobuf" },
-				customMetadata: {
-					...summaryMetadata(summary, address.traceId, store.state.merges ?? [], store.state.refused ?? [], store.droppedSpans),
-					...writtenMark(store.epoch, upTo, place),
-				},
-			});
+			// Tail sampling: decide (or recall) and queue the kept spans before the write (src/forward/).
+			plan = await this.#t.forward.beforeWrite(address, stored, trace, parts, upTo);
+			if (plan.store) {
+				await putCounted(env, key, trace, {
+					httpMetadata: { contentType: "application/x-protobuf" },
+					customMetadata: {
+						...summaryMetadata(summary, address.traceId, store.state.merges ?? [], store.state.refused ?? [], store.droppedSpans),
+						...plan.metadata,
+						...writtenMark(store.epoch, upTo, place),
+					},
+				});
+			}
 		} catch (e) {
+			this.#t.forward.writeFailed();
 			await this.#writeFailed(key, upTo, e);
 			return;
 		}
 		const now = Date.now();
-		const written: Partial<TraceState> = { finalized: { at: now, spanCount: summary.spanCount }, storedBytes: trace.length, failedAttempts: undefined, unwritten: undefined, ...this.#t.search.placeToPersist() };
-		if (store.epoch !== undefined && store.state.failedAttempts === undefined && store.state.unwritten === undefined) {
+		const written: Partial<TraceState> = { finalized: { at: now, spanCount: summary.spanCount }, storedBytes: trace.length, failedAttempts: undefined, unwritten: undefined, ...this.#t.search.placeToPersist(), ...plan.state };
+		const rowNeeded = store.epoch === undefined || !plan.store || Object.keys(plan.state).length > 0 || store.state.failedAttempts !== undefined || store.state.unwritten !== undefined;
+		if (!rowNeeded) {
 			// No row: R2's metadata now says what is written up to where (writtenMark), and a restarted
 			// object reads it back (catchUpWithR2). The parts themselves are not touched.
 			store.noteWritten(upTo, written);
 		} else {
-			// One row: a failure to forget, or parts stored before epochs existed.
+			// One row: a failure to forget, a forwarding decision to keep (src/forward/), a trace not
+			// stored in R2 (so no metadata to carry the mark), or parts stored before epochs existed.
 			store.markWritten(upTo);
 			store.saveState({ writtenUpTo: upTo, ...written });
 		}
+		this.#t.forward.written();
 		const stillOpen = store.pending.length > 0;
 		// Spans that came during the write keep the trace open: the next write says "finalized".
 		if (stillOpen) this.schedule(now);
 		else void this.#t.clock.set(now + this.#t.config.retentionMs);
-		await this.#traceFinalized(address, trace, summary, stillOpen);
+		await this.#traceFinalized(address, trace, summary, stillOpen, plan.store);
 	}
 
 	/**
@@ -120,8 +132,13 @@ export class Finalizer {
 	 * spans arrived during the write (another write follows). Live subscribers hear of a complete
 	 * trace here.
 	 */
-	async #traceFinalized(address: TraceAddress, trace: Uint8Array, summary: TraceSummary, stillOpen: boolean): Promise<void> {
+	async #traceFinalized(address: TraceAddress, trace: Uint8Array, summary: TraceSummary, stillOpen: boolean, stored = true): Promise<void> {
 		if (!stillOpen) this.#t.live.broadcast(finalizedFrame(summary.spanCount, traceKey(address)));
+		// STORE_TRACES=sampled dropped the trace: nothing in R2, and its open entry is hidden for good.
+		if (!stored) {
+			if (!(await this.#t.search.merged(address))) await this.retryLater("search tombstone write", "partition unavailable");
+			return;
+		}
 		// Search (b): what R2 now holds replaces the index entry after every write, also when spans
 		// came during it (the entry then stays open): a trace that never goes quiet between writes
 		// is otherwise searchable only by its first batch. A failure is retried by the alarm.

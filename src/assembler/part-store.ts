@@ -11,6 +11,7 @@ import type { TraceAddress } from "../trace-address";
 import { bytesKey } from "./bytes-key";
 import type { MergeRecord, Refusal } from "./types";
 import type { SearchState } from "../search/trace-hooks";
+import type { ForwardState } from "../forward/decision";
 
 export interface PendingSpan {
 	/** The part (row) the span arrived in. */
@@ -33,7 +34,7 @@ export interface IncomingSpan {
 }
 
 /** What the object remembers besides its spans; one row, rewritten as a whole. */
-export interface TraceState extends SearchState {
+export interface TraceState extends SearchState, ForwardState {
 	address?: TraceAddress;
 	/** Parts up to this seq are in R2 (or moved to the parent trace). */
 	writtenUpTo: number;

@@ -11,6 +11,8 @@ export interface StoredTrace {
 	trace?: Uint8Array;
 	spanCount: number;
 	redirect?: MergeRecord;
+	/** R2 custom metadata (the sampling decision rides there: src/forward/decision.ts). */
+	metadata?: Record<string, string>;
 }
 
 export async function readStoredTrace(env: Env, address: TraceAddress): Promise<StoredTrace | undefined> {
@@ -23,7 +25,7 @@ export async function readStoredTrace(env: Env, address: TraceAddress): Promise<
 		await object.body.cancel();
 		return { spanCount: 0, redirect: { traceId: address.traceId, intoTraceId: redirect, parentSpanId: meta.parentSpanId ?? "", rule: (meta.rule ?? "hint") as MergeRecord["rule"] } };
 	}
-	return { trace: new Uint8Array(await object.arrayBuffer()), spanCount: Number(object.customMetadata?.spanCount ?? 0) };
+	return { trace: new Uint8Array(await object.arrayBuffer()), spanCount: Number(object.customMetadata?.spanCount ?? 0), metadata: object.customMetadata };
 }
 
 export function putCounted(env: Env, key: string, value: Uint8Array, options: R2PutOptions): Promise<R2Object | null> {

@@ -18,6 +18,7 @@ import { subscriptionFrames } from "./live-subscriptions";
 import { MergeOutbox } from "./merge";
 import { PartStore } from "./part-store";
 import { TraceSearchHooks } from "../search/trace-hooks";
+import { TraceForwarding } from "../forward/trace-hook";
 import type { TraceEntry } from "../search/entry";
 import { Retention } from "./retention";
 import { catchUpWithR2 } from "./stored-trace";
@@ -43,7 +44,8 @@ export class TraceAssembler extends DurableObject<Env> {
 		// SQLite calls are synchronous, so the parts load here; the alarm's time (for an object with
 		// storage) loads under blockConcurrencyWhile (AlarmClock) before any request runs.
 		const store = new PartStore(ctx.storage.sql);
-		this.#t = { ctx, env, config: loadConfig(env), store, clock: new AlarmClock(ctx, store.stored), live: new Subscribers(ctx), search: new TraceSearchHooks(env, ctx, store) };
+		const config = loadConfig(env);
+		this.#t = { ctx, env, config, store, clock: new AlarmClock(ctx, store.stored), live: new Subscribers(ctx), search: new TraceSearchHooks(env, ctx, store), forward: new TraceForwarding(env, ctx, config, store) };
 		this.#finalizer = new Finalizer(this.#t, () => this.#merge);
 		this.#merge = new MergeOutbox(this.#t, this.#finalizer);
 		this.#intake = new Intake(this.#t, this.#finalizer, this.#merge);

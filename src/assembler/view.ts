@@ -4,6 +4,7 @@ import { assembleTrace } from "./assemble";
 import type { TraceContext } from "./context";
 import { readStoredTrace } from "./stored-trace";
 import type { TraceView } from "./types";
+import { decisionHeader } from "../forward/decision";
 
 export async function traceView(t: TraceContext, address: TraceAddress): Promise<TraceView> {
 	const { store } = t;
@@ -17,6 +18,8 @@ export async function traceView(t: TraceContext, address: TraceAddress): Promise
 		merged: store.state.merges ?? [],
 		refused: store.state.refused ?? [],
 		droppedSpans: store.droppedSpans,
+		// A reopened trace keeps the decision made at its first finalization (src/forward/).
+		...(t.forward.decision ? { sampling: decisionHeader(t.forward.decision) } : {}),
 		// R2 refused the trace for good (finalize.ts): this object is the only copy, until retention.
 		...(store.state.unwritten ? { unwritten: store.state.unwritten.reason } : {}),
 	};

@@ -11,6 +11,7 @@ import { countUsage } from "../metering/usage";
 import { MAX_MERGE_HOPS } from "../assembler/types";
 import { HttpError } from "./errors";
 import { errorResponse, objectFailure } from "./respond";
+import { decisionFromMetadata, decisionHeader } from "../forward/decision";
 
 export async function handleRead(request: Request, env: Env, rawTraceId: string): Promise<Response> {
 	try {
@@ -29,6 +30,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 				merged: view.merged.map((m) => `${m.traceId}:${m.rule}`).join(","),
 				refused: view.refused.map((r) => `${r.intoTraceId}:${r.reason}`).join(","),
 				dropped: view.droppedSpans > 0 ? String(view.droppedSpans) : "",
+				sampling: view.sampling ?? "",
 				unwritten: view.unwritten,
 			});
 		}
@@ -45,6 +47,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 			merged: metadata.mergedTraces ?? "",
 			refused: metadata.refusedMerges ?? "",
 			dropped: metadata.droppedSpans ?? "",
+			sampling: ((d) => (d ? decisionHeader(d) : ""))(decisionFromMetadata(metadata)),
 		});
 	} catch (e) {
 		return errorResponse(e);
@@ -86,6 +89,8 @@ interface TraceNotes {
 	merged: string;
 	refused: string;
 	dropped: string;
+	/** The tail-sampling decision, `kept; rule=<name>; rate=<N>` (src/forward/decision.ts). */
+	sampling: string;
 	/** Why R2 refused the trace for good, when it did (only its object holds it, until retention). */
 	unwritten?: string;
 }
@@ -99,6 +104,7 @@ function traceResponse(request: Request, trace: Uint8Array, status: "partial" | 
 	if (notes.refused) headers["x-trace-refused-merges"] = notes.refused;
 	// A truncated trace says so: how many spans the per-trace limits turned away.
 	if (notes.dropped) headers["x-trace-dropped-spans"] = notes.dropped;
+	if (notes.sampling) headers["x-trace-sampling"] = notes.sampling;
 	if (notes.unwritten) headers["x-trace-unwritten"] = notes.unwritten;
 	return new Response(body, { headers });
 }

@@ -26,6 +26,10 @@ export interface UsageCounts {
 	r2ClassB: number;
 	/** Requests that reached the Worker's fetch handler (debug routes excluded). */
 	workerRequests: number;
+	/** Queues operations (each 64 KB written, read or deleted), counted by src/forward/. */
+	queueOperations: number;
+	/** Queue consumer invocations (each a billed Worker request). */
+	queueBatches: number;
 	/** The most subrequests one invocation made (router, ingest relay, tail consumer): MAX_SUBREQUESTS bounds it. */
 	maxSubrequestsPerInvocation: number;
 	/** Ingest relay calls: the parts of export requests with more traces than one invocation may call (src/ingest/fan-out.ts). */
@@ -40,7 +44,7 @@ const counts: UsageCounts = zero();
 let enabled = false;
 
 function zero(): UsageCounts {
-	return { rowsWritten: 0, rowsRead: 0, alarmsSet: 0, deleteAlls: 0, objectCalls: 0, alarmsRun: 0, r2ClassA: 0, r2ClassB: 0, workerRequests: 0, maxSubrequestsPerInvocation: 0, ingestRelays: 0, r2WritesGivenUp: 0 };
+	return { rowsWritten: 0, rowsRead: 0, alarmsSet: 0, deleteAlls: 0, objectCalls: 0, alarmsRun: 0, r2ClassA: 0, r2ClassB: 0, workerRequests: 0, queueOperations: 0, queueBatches: 0, maxSubrequestsPerInvocation: 0, ingestRelays: 0, r2WritesGivenUp: 0 };
 }
 
 /** Turns counting on for this isolate when the environment says COUNT_USAGE=true (it stays on). */

@@ -1,11 +1,20 @@
-// One index partition (a tenant's hour, one shard): a Durable Object whose SQLite table holds one
-// row per trace. Writing an entry is one row written (a WITHOUT ROWID table keyed by (sort key,
-// trace id), no other index); searching scans the hour's rows newest first, which is cheap (rows
+// One index partition (a tenant's time window, one shard): a Durable Object whose SQLite table holds
+// one row per trace. Writing an entry is one row written (a WITHOUT ROWID table keyed by (sort key,
+// trace id), no other index); searching scans the window's rows newest first, which is cheap (rows
 // read cost a thousandth of rows written), filtering in SQL first and matching exactly in code.
+// It watches its own load: past SEARCH_SHARD_MAX_WRITES_PER_S or SEARCH_SHARD_MAX_BYTES it asks the
+// tenant's directory to split the window (further traces spread over twice the shards), and it
+// reports its peak rate and size to the directory when the next window's shard count is chosen.
+// Once its window is older than INDEX_RETENTION_MS its alarm deletes it: DROP TABLE (no row written)
+// and deleteAll(), which also clears the alarm and leaves the object costing nothing.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { countUsage, enableUsageCounting, execCounted } from "../metering/usage";
-import type { TraceEntry, ValueType } from "./entry";
+import { loadConfig } from "../config";
+import { countUsage, enableUsageCounting, execCounted, setAlarmCounted } from "../metering/usage";
+import { directoryOf } from "./shard-cache";
+import { shardsOf, type IndexWindow } from "./partitions";
+import type { ValueType } from "./entry";
+import { decodeEntry } from "./entry-codec";
 import { compileQuery, type CompiledQuery } from "../traceql/match";
 import { hitOf, type SearchHit } from "./hits";
 import { CATALOG_MAX_VALUES, TagCatalog, TYPE_NAMES, type PartitionTagValue } from "./tag-catalog";
@@ -31,7 +40,7 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS traces (
 	root_name TEXT,
 	b0 INTEGER NOT NULL, b1 INTEGER NOT NULL, b2 INTEGER NOT NULL, b3 INTEGER NOT NULL, b4 INTEGER NOT NULL, b5 INTEGER NOT NULL,
 	terms TEXT NOT NULL,
-	entry TEXT NOT NULL,
+	entry BLOB NOT NULL,
 	PRIMARY KEY (sort_key, trace_id)
 ) WITHOUT ROWID`;
 
@@ -45,6 +54,42 @@ ON CONFLICT (sort_key, trace_id) DO UPDATE SET state = excluded.state, version =
 	error = excluded.error, root_service = excluded.root_service, root_name = excluded.root_name,
 	b0 = excluded.b0, b1 = excluded.b1, b2 = excluded.b2, b3 = excluded.b3, b4 = excluded.b4, b5 = excluded.b5, terms = excluded.terms, entry = excluded.entry
 WHERE excluded.version > traces.version`;
+
+// Where the partition is: written once, with the table, so that its alarm knows when its window
+// expires and its budget checks know which window to split. Load counters ride in the same table,
+// saved at most every STATS_SAVE_MS from a write (one row), not per write.
+const META_SCHEMA = `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
+const STATS_SAVE_MS = 60_000;
+/** Write rates are averaged over this long (a rate is what the object's ~1,000 requests/s limit is about). */
+const RATE_WINDOW_MS = 2_000;
+/** After asking for a split, a partition waits this long before asking again. */
+const SPLIT_COOLDOWN_MS = 5_000;
+
+/** What a writer tells the partition about where it is (the first write records it). */
+export interface PartitionPlace {
+	tenant: string;
+	window: IndexWindow;
+	shard: number;
+}
+
+/** A partition's load, for the directory's choice of the next window's shards and the status endpoint. */
+export interface PartitionStats {
+	/** Rows written by entry writes since the object started (tests and the benchmark read it). */
+	rowsWritten: number;
+	/** Entries stored (tombstones included). */
+	rows: number;
+	/** Entry writes since the partition was created. */
+	writes: number;
+	/** The partition's database size. */
+	bytes: number;
+	/** The highest entry writes per second seen, averaged over RATE_WINDOW_MS. */
+	peakWritesPerS: number;
+}
+
+interface SavedLoad {
+	writes: number;
+	peakWritesPerS: number;
+}
 
 export interface PartitionSearch {
 	query: string;
@@ -108,23 +153,42 @@ export class SearchPartition extends DurableObject<Env> {
 	/** Rows written by entry writes since the object started (tests and the benchmark read it). */
 	#rowsWritten = 0;
 
-	/** The table is created by the first write: a search of an hour nobody wrote to leaves no storage. */
+	/** The table is created by the first write: a search of a window nobody wrote to leaves no storage. */
 	#hasTable: boolean;
+	#place: PartitionPlace | undefined;
+	#load: SavedLoad = { writes: 0, peakWritesPerS: 0 };
+	#loadSavedAt = 0;
+	/** Entry writes in the current rate window, and when it began. */
+	#rateWrites = 0;
+	#rateFrom = 0;
+	#splitAskedAt = 0;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		enableUsageCounting(env);
 		this.#sql = ctx.storage.sql;
 		this.#hasTable = this.#sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'traces'").toArray().length > 0;
+		if (this.#hasTable) {
+			for (const row of this.#sql.exec<{ key: string; value: string }>("SELECT key, value FROM meta")) {
+				if (row.key === "place") this.#place = JSON.parse(row.value) as PartitionPlace;
+				if (row.key === "load") this.#load = JSON.parse(row.value) as SavedLoad;
+			}
+		}
 	}
 
-	/** Writes entries (each replaces the stored row of its trace only if newer). */
-	async put(rows: IndexRow[]): Promise<{ rowsWritten: number }> {
+	/**
+	 * Writes entries (each replaces the stored row of its trace only if newer). Answers with the
+	 * window's shard history when the partition knows of more shards than the writer did (a split).
+	 */
+	async put(rows: IndexRow[], place?: PartitionPlace): Promise<{ rowsWritten: number; window?: IndexWindow }> {
 		countUsage("objectCalls");
 		if (!this.#hasTable) {
 			execCounted(this.#sql, SCHEMA);
+			execCounted(this.#sql, META_SCHEMA);
 			this.#hasTable = true;
 		}
+		if (place && !this.#place) await this.#settle(place);
+		else if (place && this.#place && shardsOf(place.window) > shardsOf(this.#place.window)) this.#place = { ...this.#place, window: place.window };
 		let written = 0;
 		for (const row of rows) {
 			const [b0, b1, b2, b3, b4, b5] = row.bloom;
@@ -132,14 +196,76 @@ export class SearchPartition extends DurableObject<Env> {
 			written += cursor.rowsWritten;
 			countUsage("rowsWritten", cursor.rowsWritten);
 			countUsage("rowsRead", cursor.rowsRead);
-			if (cursor.rowsWritten > 0 && row.state !== EntryState.Merged) this.#catalog?.addRow(row.terms, row.rootService, row.rootName);
+			if (cursor.rowsWritten > 0 && row.state !== EntryState.Merged) this.#catalog?.addEntry(decodeEntry(row.entry));
 			if (cursor.rowsWritten > 0 && this.#open) {
 				if (row.state === EntryState.Open) this.#open.set(row.traceId, { sortKey: row.sortKey, startMs: row.startMs, endMs: row.endMs });
 				else this.#open.delete(row.traceId);
 			}
 		}
 		this.#rowsWritten += written;
-		return { rowsWritten: written };
+		this.#watchLoad(rows.length);
+		const known = this.#place?.window;
+		return known && place && shardsOf(known) > shardsOf(place.window) ? { rowsWritten: written, window: known } : { rowsWritten: written };
+	}
+
+	/** The first write: record where the partition is and set the alarm that deletes it after retention. */
+	async #settle(place: PartitionPlace): Promise<void> {
+		this.#place = place;
+		execCounted(this.#sql, "INSERT INTO meta (key, value) VALUES ('place', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", JSON.stringify(place));
+		await setAlarmCounted(this.ctx.storage, place.window.endMs + loadConfig(this.env).indexRetentionMs);
+	}
+
+	/** Counts writes; past a budget, asks the directory for more shards (not awaited by the writer). */
+	#watchLoad(writes: number): void {
+		const now = Date.now();
+		if (now - this.#rateFrom >= RATE_WINDOW_MS) {
+			this.#rateFrom = now;
+			this.#rateWrites = 0;
+		}
+		this.#rateWrites += writes;
+		this.#load.writes += writes;
+		const rate = this.#rateWrites / (RATE_WINDOW_MS / 1000);
+		if (rate > this.#load.peakWritesPerS) this.#load.peakWritesPerS = rate;
+		if (now - this.#loadSavedAt >= STATS_SAVE_MS) {
+			this.#loadSavedAt = now;
+			execCounted(this.#sql, "INSERT INTO meta (key, value) VALUES ('load', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", JSON.stringify(this.#load));
+		}
+		const place = this.#place;
+		if (!place || now - this.#splitAskedAt < SPLIT_COOLDOWN_MS) return;
+		const config = loadConfig(this.env);
+		const overBytes = this.ctx.storage.sql.databaseSize > config.searchShardMaxBytes;
+		if (rate <= config.searchShardMaxWritesPerS && !overBytes) return;
+		this.#splitAskedAt = now;
+		const shards = shardsOf(place.window);
+		this.ctx.waitUntil(
+			directoryOf(this.env, place.tenant)
+				.split(place.window.startMs, shards)
+				.then((window) => {
+					if (window && this.#place && shardsOf(window) > shardsOf(this.#place.window)) this.#place = { ...this.#place, window };
+				})
+				.catch((e: unknown) => console.error(`SearchPartition ${place.tenant}/${place.window.startMs}/${place.shard}: split request failed (asks again after ${SPLIT_COOLDOWN_MS} ms):`, e)),
+		);
+	}
+
+	/** Retention: the window is old enough, so the partition deletes itself; otherwise waits. */
+	override async alarm(): Promise<void> {
+		countUsage("alarmsRun");
+		const place = this.#place;
+		const expiresAt = place ? place.window.endMs + loadConfig(this.env).indexRetentionMs : 0;
+		if (place && Date.now() < expiresAt) {
+			await setAlarmCounted(this.ctx.storage, expiresAt);
+			return;
+		}
+		// DROP TABLE writes no row (DELETE would count every one); deleteAll() then frees the rest.
+		this.#sql.exec("DROP TABLE IF EXISTS traces");
+		this.#sql.exec("DROP TABLE IF EXISTS meta");
+		countUsage("deleteAlls");
+		await this.ctx.storage.deleteAll();
+		this.#hasTable = false;
+		this.#place = undefined;
+		this.#catalog = undefined;
+		this.#open = undefined;
+		this.#load = { writes: 0, peakWritesPerS: 0 };
 	}
 
 	/**
@@ -181,7 +307,7 @@ export class SearchPartition extends DurableObject<Env> {
 		const compiled = this.#compiled(request.query);
 		const { sql, params } = compiled.prefilter;
 		const n = params.length;
-		const rows = this.#sql.exec<{ sort_key: string; start_key: string; version: number; entry: string }>(
+		const rows = this.#sql.exec<{ sort_key: string; start_key: string; version: number; entry: ArrayBuffer }>(
 			`SELECT sort_key, start_key, version, entry FROM traces WHERE state < 2 AND start_ms <= ?${n + 1} AND end_ms >= ?${n + 2} AND ${sql} ORDER BY sort_key DESC, trace_id DESC`,
 			...params,
 			request.endMs,
@@ -196,7 +322,7 @@ export class SearchPartition extends DurableObject<Env> {
 				return { hits: newest([...hits.values()], request.limit), openMisses: [], inspected, exhausted: false };
 			}
 			inspected++;
-			const entry = JSON.parse(row.entry) as TraceEntry;
+			const entry = decodeEntry(row.entry);
 			const match = compiled.match(entry, request.spss);
 			if (!match) continue;
 			const known = hits.get(entry.traceId);
@@ -244,7 +370,7 @@ export class SearchPartition extends DurableObject<Env> {
 		const compiled = this.#compiled(where.query);
 		const { sql, params } = compiled.prefilter;
 		const n = params.length;
-		const rows = this.#sql.exec<{ entry: string }>(
+		const rows = this.#sql.exec<{ entry: ArrayBuffer }>(
 			`SELECT entry FROM traces WHERE state < 2 AND start_ms <= ?${n + 1} AND end_ms >= ?${n + 2} AND ${sql} ORDER BY sort_key DESC, trace_id DESC LIMIT ?${n + 3}`,
 			...params,
 			where.endMs,
@@ -257,7 +383,7 @@ export class SearchPartition extends DurableObject<Env> {
 			if (seen.size < CATALOG_MAX_VALUES && !seen.has(key)) seen.set(key, { type: TYPE_NAMES[type], value: String(value) });
 		};
 		for (const row of rows) {
-			const entry = JSON.parse(row.entry) as TraceEntry;
+			const entry = decodeEntry(row.entry);
 			for (const span of entry.spans) {
 				if (!compiled.spanMatches(entry, span)) continue;
 				switch (target.kind) {
@@ -287,11 +413,12 @@ export class SearchPartition extends DurableObject<Env> {
 		return [...seen.values()];
 	}
 
-	/** Rows written by entry writes since the object started, and rows stored. */
-	async stats(): Promise<{ rowsWritten: number; rows: number }> {
-		if (!this.#hasTable) return { rowsWritten: 0, rows: 0 };
+	/** The partition's load and size (the directory sizes the next window from it; /api/status/index shows it). */
+	async stats(): Promise<PartitionStats> {
+		countUsage("objectCalls");
+		if (!this.#hasTable) return { rowsWritten: 0, rows: 0, writes: 0, bytes: 0, peakWritesPerS: 0 };
 		const rows = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM traces").one().n;
-		return { rowsWritten: this.#rowsWritten, rows };
+		return { rowsWritten: this.#rowsWritten, rows, writes: this.#load.writes, bytes: this.ctx.storage.sql.databaseSize, peakWritesPerS: this.#load.peakWritesPerS };
 	}
 
 	#compiled(text: string): CompiledQuery {
@@ -310,9 +437,7 @@ export class SearchPartition extends DurableObject<Env> {
 	#tagCatalog(): TagCatalog {
 		if (!this.#catalog) {
 			const catalog = new TagCatalog();
-			if (this.#hasTable) for (const row of this.#sql.exec<{ terms: string; root_service: string | null; root_name: string | null }>("SELECT terms, root_service, root_name FROM traces WHERE state < 2")) {
-				catalog.addRow(row.terms, row.root_service, row.root_name);
-			}
+			if (this.#hasTable) for (const row of this.#sql.exec<{ entry: ArrayBuffer }>("SELECT entry FROM traces WHERE state < 2")) catalog.addEntry(decodeEntry(row.entry));
 			this.#catalog = catalog;
 		}
 		return this.#catalog;
@@ -322,8 +447,8 @@ export class SearchPartition extends DurableObject<Env> {
 	#statusMessages(): PartitionTagValue[] {
 		const seen = new Set<string>();
 		if (!this.#hasTable) return [];
-		for (const row of this.#sql.exec<{ entry: string }>("SELECT entry FROM traces WHERE state < 2 AND error = 1 LIMIT 1000")) {
-			const entry = JSON.parse(row.entry) as TraceEntry;
+		for (const row of this.#sql.exec<{ entry: ArrayBuffer }>("SELECT entry FROM traces WHERE state < 2 AND error = 1 LIMIT 1000")) {
+			const entry = decodeEntry(row.entry);
 			for (const span of entry.spans) if (span[8]) seen.add(span[8]);
 			if (seen.size >= CATALOG_MAX_VALUES) break;
 		}

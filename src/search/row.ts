@@ -1,11 +1,14 @@
 // An entry as one row of an index partition: scalar columns that SQL filters on (time, durations,
-// error, root), a `terms` text of the trace's distinct facts that `instr` can test, a small Bloom
-// filter of the same terms in integer columns (so most rows are skipped with integer arithmetic
-// before any text is searched), and the entry itself as JSON for exact per-span matching.
+// error, root), a `terms` text of the trace's distinct facts (each a short hash) that `instr` can
+// test, a small Bloom filter of the same terms in integer columns (so most rows are skipped with
+// integer arithmetic before any text is searched), and the entry itself in its compact binary form
+// (entry-codec.ts) for exact per-span matching. The terms only narrow: every row they let through
+// is matched exactly against the decoded entry, so a hash collision costs a decode, never a wrong hit.
 // One row per trace, keyed by (sort key, trace id): the sort key is fixed when the trace opens, so
 // replacing the row is one row written, and the key's order lets `{}` read only the newest rows.
 // The table has no other index: each would be another row written.
 import type { TraceEntry, ValueType } from "./entry";
+import { encodeEntry } from "./entry-codec";
 
 export const enum EntryState {
 	/** Written at the trace's first span: the facts of that first batch. */
@@ -39,7 +42,8 @@ export interface IndexRow {
 	terms: string;
 	/** BLOOM_COLUMNS integers of BLOOM_BITS bits each: the Bloom filter of `terms`. */
 	bloom: number[];
-	entry: string;
+	/** encodeEntry's bytes (empty for a merge tombstone). */
+	entry: Uint8Array;
 }
 
 /** Bloom filter layout: 6 integer columns of 50 bits (exact in a JavaScript number), 2 bits per term. */
@@ -103,23 +107,23 @@ export function rowOf(entry: TraceEntry, state: EntryState, version: number, sor
 		rootName: entry.rootName ?? null,
 		terms: `\n${[...terms].join("\n")}\n`,
 		bloom: bloomOf(terms),
-		entry: JSON.stringify(entry),
+		entry: encodeEntry(entry),
 	};
 }
 
 /** A tombstone: what a merged trace leaves in its partition. */
 export function mergedRow(traceId: string, sortKey: string): IndexRow {
-	return { sortKey, bloom: Array(BLOOM_COLUMNS).fill(0), traceId, state: EntryState.Merged, version: MERGED_VERSION, startMs: 0, endMs: 0, startKey: "", durationNs: 0, minSpanNs: 0, maxSpanNs: 0, error: 0, rootService: null, rootName: null, terms: "", entry: "" };
+	return { sortKey, bloom: Array(BLOOM_COLUMNS).fill(0), traceId, state: EntryState.Merged, version: MERGED_VERSION, startMs: 0, endMs: 0, startKey: "", durationNs: 0, minSpanNs: 0, maxSpanNs: 0, error: 0, rootService: null, rootName: null, terms: "", entry: new Uint8Array(0) };
 }
 
 /**
- * One line of `terms`: scope (`r` resource, `s` span), value type, the key's length, `:`, key, `=`,
- * value. Newlines and backslashes are escaped so that a line never spans two facts, and the length
- * makes a key holding `=` unambiguous: `instr(terms, "\n<term>\n")` is an exact test.
+ * One line of `terms`: a hash of scope (`r` resource, `s` span), value type, the key's length, key
+ * and value, as 6 base-64 digits (36 bits). Shorter than the fact itself (the terms of the standard
+ * trace were 2.9 KB as text) and never holding a newline, so `instr(terms, "\n<term>\n")` tests
+ * one whole line; a collision only lets a row through to the exact match.
  */
 export function term(scope: "r" | "s", type: ValueType, key: string, value: string | number | boolean): string {
-	const k = escape(key);
-	return `${scope}${type}${k.length}:${k}=${escape(String(value))}`;
+	return hashTerm(`${scope}${type}${key.length}:${key}=${String(value)}`);
 }
 
 /** The sort key of a time in nanoseconds since the epoch. */
@@ -128,7 +132,7 @@ export function sortKeyOf(startNs: bigint): string {
 }
 
 export function nameTerm(name: string): string {
-	return `n${escape(name)}`;
+	return hashTerm(`n${name}`);
 }
 
 function pairTerm(scope: "r" | "s", entry: TraceEntry, index: number): string {
@@ -136,23 +140,24 @@ function pairTerm(scope: "r" | "s", entry: TraceEntry, index: number): string {
 	return term(scope, type, key, value);
 }
 
-function escape(text: string): string {
-	return text.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+const DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** 36 bits from two FNV-1a hashes (different seeds) of the fact's text, as 6 base-64 digits. */
+function hashTerm(text: string): string {
+	let a = 0x811c9dc5;
+	let b = 0x050c5d1f;
+	for (let i = 0; i < text.length; i++) {
+		const c = text.charCodeAt(i);
+		a = Math.imul(a ^ c, 0x01000193) >>> 0;
+		b = Math.imul(b ^ c, 0x01000193) >>> 0;
+	}
+	let out = "";
+	for (let i = 0; i < 3; i++) out += DIGITS[(a >>> (i * 6)) & 63]! + DIGITS[(b >>> (i * 6)) & 63]!;
+	return out;
 }
 
-/** The inverse of `term` for the tag catalog: undefined for name lines and malformed ones. */
-export function parseTerm(line: string): { scope: "r" | "s"; type: ValueType; key: string; value: string } | undefined {
-	const scope = line[0];
-	const type = line[1];
-	if ((scope !== "r" && scope !== "s") || (type !== "s" && type !== "i" && type !== "d" && type !== "b")) return undefined;
-	const colon = line.indexOf(":", 2);
-	const length = Number(line.slice(2, colon));
-	if (colon < 0 || !Number.isSafeInteger(length)) return undefined;
-	const eq = colon + 1 + length;
-	if (line[eq] !== "=") return undefined;
-	return { scope, type, key: unescape(line.slice(colon + 1, eq)), value: unescape(line.slice(eq + 1)) };
-}
-
-function unescape(text: string): string {
-	return text.replace(/\\(\\|n)/g, (_, c: string) => (c === "n" ? "\n" : "\\"));
+/** What a row stores, in bytes: text as UTF-8, integers at 8 (SQLite stores small ones in fewer). */
+export function rowBytes(row: IndexRow): number {
+	const text = (s: string | null) => (s === null ? 0 : new TextEncoder().encode(s).length);
+	return text(row.sortKey) + text(row.traceId) + text(row.startKey) + text(row.rootService) + text(row.rootName) + text(row.terms) + row.entry.length + 8 * (8 + row.bloom.length);
 }

@@ -1,8 +1,7 @@
 // Tag names and values one index partition has seen, kept in its memory for Grafana's tag
-// autocomplete: rebuilt from the partition's rows when the object starts (rows read are cheap) and
+// autocomplete: rebuilt from the partition's entries when first asked after the object starts (rows read are cheap) and
 // updated as entries are written, so listing them writes nothing.
-import type { ValueType } from "./entry";
-import { parseTerm } from "./row";
+import type { Pair, TraceEntry, ValueType } from "./entry";
 
 export interface PartitionTagValue {
 	type: "string" | "int" | "float" | "bool";
@@ -19,18 +18,19 @@ export class TagCatalog {
 	/** scope ("r", "s", "n" span names, "R" root names, "S" root services, "m" status messages) -> key -> value -> type */
 	readonly scopes = new Map<string, Map<string, Map<string, ValueType>>>();
 
-	addRow(terms: string, rootService: string | null, rootName: string | null): void {
-		for (const line of terms.split("\n")) {
-			if (line === "") continue;
-			if (line[0] === "n") {
-				this.#add("n", "", line.slice(1).replace(/\\(\\|n)/g, (_, c: string) => (c === "n" ? "\n" : "\\")), "s");
-				continue;
-			}
-			const parsed = parseTerm(line);
-			if (parsed) this.#add(parsed.scope, parsed.key, parsed.value, parsed.type);
+	/** The tags of one entry (resource attributes, span attributes, span and root names). */
+	addEntry(entry: TraceEntry): void {
+		for (const group of entry.resources) for (const index of group) this.#addPair("r", entry.values[index]);
+		for (const span of entry.spans) {
+			this.#add("n", "", span[1], "s");
+			for (const index of span[7]) this.#addPair("s", entry.values[index]);
 		}
-		if (rootService !== null) this.#add("S", "", rootService, "s");
-		if (rootName !== null) this.#add("R", "", rootName, "s");
+		if (entry.rootServiceName !== undefined) this.#add("S", "", entry.rootServiceName, "s");
+		if (entry.rootName !== undefined) this.#add("R", "", entry.rootName, "s");
+	}
+
+	#addPair(scope: "r" | "s", pair: Pair | undefined): void {
+		if (pair) this.#add(scope, pair[0], String(pair[2]), pair[1]);
 	}
 
 	keys(scope: "r" | "s"): string[] {

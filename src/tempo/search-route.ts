@@ -9,6 +9,7 @@ import { KeyValueSchema, type KeyValue } from "../gen/opentelemetry/proto/common
 import { SearchResponseSchema, type SpanSet } from "../gen/tempopb/tempo_pb";
 import { HttpError } from "../http/errors";
 import { errorResponse } from "../http/respond";
+import { queryErrorFrom } from "../traceql/errors";
 import type { Pair } from "../search/entry";
 import type { SearchHit } from "../search/partition";
 import { MAX_SEARCH_RANGE_MS } from "../search/partitions";
@@ -31,6 +32,7 @@ export async function handleSearch(request: Request, env: Env): Promise<Response
 		const q = params.get("q") ?? "{}";
 		const parsed = parseTraceQL(q);
 		if (!parsed.ok) throw new HttpError(400, `invalid TraceQL query: ${parsed.error.message}`);
+		if (parsed.query.metrics) throw new HttpError(400, `invalid TraceQL query: ${parsed.query.metrics.fn}() is a metrics query: ask /api/metrics/query_range or /api/metrics/query`);
 		if (params.has("tags") && !params.has("q")) throw new HttpError(400, "the tags= search parameter is not supported: use q= with TraceQL, e.g. q={resource.service.name=\"frontend\"}");
 		const { startMs, endMs } = timeRange(params);
 		const limit = boundedInteger(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
@@ -42,7 +44,7 @@ export async function handleSearch(request: Request, env: Env): Promise<Response
 		json.traces ??= [];
 		return Response.json(json);
 	} catch (e) {
-		return errorResponse(e);
+		return errorResponse(queryErrorFrom(e) ?? e);
 	}
 }
 
@@ -81,15 +83,15 @@ export function keyValue([key, type, value]: Pair): KeyValue {
 }
 
 /** `start` and `end` in unix seconds (Grafana always sends them for search); the last hour without them. */
-export function timeRange(params: URLSearchParams, defaultRangeMs = DEFAULT_RANGE_MS): { startMs: number; endMs: number } {
+export function timeRange(params: URLSearchParams, defaultRangeMs = DEFAULT_RANGE_MS, maxRangeMs = MAX_SEARCH_RANGE_MS): { startMs: number; endMs: number } {
 	const now = Date.now();
 	const end = seconds(params, "end");
 	const start = seconds(params, "start");
 	const endMs = end ?? now;
 	const startMs = start ?? endMs - defaultRangeMs;
 	if (startMs > endMs) throw new HttpError(400, `start (${params.get("start")}) is after end (${params.get("end")})`);
-	if (endMs - startMs > MAX_SEARCH_RANGE_MS) {
-		throw new HttpError(400, `the range from start to end is longer than ${MAX_SEARCH_RANGE_MS / 3_600_000} hours: search a shorter range`);
+	if (endMs - startMs > maxRangeMs) {
+		throw new HttpError(400, `the range from start to end is longer than ${maxRangeMs / 3_600_000} hours: search a shorter range`);
 	}
 	return { startMs, endMs };
 }

@@ -6,13 +6,15 @@ import { configFor } from "../config";
 import type { Env } from "../env";
 import { HttpError } from "../http/errors";
 import { errorResponse } from "../http/respond";
+import { queryErrorFrom } from "../traceql/errors";
 import type { PartitionTagValue, TagTarget } from "../search/partition";
 import { searchTagNames, searchTagValues } from "../search/search";
-import { KIND_KEYWORDS, parseTraceQL, STATUS_KEYWORDS } from "../traceql/parse";
+import { INTRINSIC_NAMES, KIND_KEYWORDS, LISTED_INTRINSICS, STATUS_KEYWORDS } from "../traceql/fields";
+import { narrows, parseTraceQL } from "../traceql/parse";
 import { boundedInteger, timeRange } from "./search-route";
 
-/** The intrinsics search understands, as Tempo lists them in the `intrinsic` scope. */
-export const INTRINSIC_TAGS = ["duration", "kind", "name", "rootName", "rootServiceName", "status", "statusMessage", "traceDuration"];
+/** The intrinsics search understands, as Tempo lists them in the `intrinsic` scope (one table, in src/traceql/fields.ts). */
+export const INTRINSIC_TAGS: readonly string[] = LISTED_INTRINSICS;
 const DEFAULT_TAG_LIMIT = 5_000;
 const MAX_TAG_LIMIT = 10_000;
 
@@ -39,7 +41,7 @@ export async function handleTagsV2(request: Request, env: Env): Promise<Response
 		].filter((s) => scope === "" || scope === "all" || s.name === scope);
 		return Response.json({ scopes });
 	} catch (e) {
-		return errorResponse(e);
+		return errorResponse(queryErrorFrom(e) ?? e);
 	}
 }
 
@@ -53,7 +55,7 @@ export async function handleTagsV1(request: Request, env: Env): Promise<Response
 		const tagNames = [...new Set([...names.resource, ...names.span, ...INTRINSIC_TAGS])].sort().slice(0, limit);
 		return Response.json({ tagNames });
 	} catch (e) {
-		return errorResponse(e);
+		return errorResponse(queryErrorFrom(e) ?? e);
 	}
 }
 
@@ -72,7 +74,7 @@ export async function handleTagValues(request: Request, env: Env, rawTag: string
 		const values = await tagValues(env, tenant, tag, startMs, endMs, limit, narrowingQuery(params.get("q")));
 		return Response.json(version === "v2" ? { tagValues: values } : { tagValues: values.map((v) => v.value) });
 	} catch (e) {
-		return errorResponse(e);
+		return errorResponse(queryErrorFrom(e) ?? e);
 	}
 }
 
@@ -84,32 +86,29 @@ export async function handleTagValues(request: Request, env: Env, rawTag: string
 function narrowingQuery(q: string | null): string | undefined {
 	if (q === null) return undefined;
 	const parsed = parseTraceQL(q);
-	return parsed.ok && parsed.query.filter ? q : undefined;
+	return parsed.ok && narrows(parsed.query) ? q : undefined;
 }
 
 async function tagValues(env: Env, tenant: string, tag: string, startMs: number, endMs: number, limit: number, query: string | undefined): Promise<TagValue[]> {
-	if (tag === "status" || tag === "span:status") return Object.keys(STATUS_KEYWORDS).map((value) => ({ type: "keyword", value }));
-	if (tag === "kind" || tag === "span:kind") return Object.keys(KIND_KEYWORDS).map((value) => ({ type: "keyword", value }));
-	if (tag === "duration" || tag === "traceDuration" || tag === "span:duration" || tag === "trace:duration") return [];
+	switch (INTRINSIC_NAMES[tag]) {
+		case "status":
+			return Object.keys(STATUS_KEYWORDS).map((value) => ({ type: "keyword", value }));
+		case "kind":
+			return Object.keys(KIND_KEYWORDS).map((value) => ({ type: "keyword", value }));
+		case "duration":
+		case "traceDuration":
+		case "nestedSetLeft":
+		case "nestedSetRight":
+		case "nestedSetParent":
+			return [];
+	}
 	const target = targetOf(tag);
 	return searchTagValues(env, tenant, target, startMs, endMs, limit, query);
 }
 
 function targetOf(tag: string): TagTarget {
-	switch (tag) {
-		case "name":
-		case "span:name":
-			return { kind: "name" };
-		case "rootName":
-		case "trace:rootName":
-			return { kind: "rootName" };
-		case "rootServiceName":
-		case "trace:rootService":
-			return { kind: "rootServiceName" };
-		case "statusMessage":
-		case "span:statusMessage":
-			return { kind: "statusMessage" };
-	}
+	const intrinsic = INTRINSIC_NAMES[tag];
+	if (intrinsic === "name" || intrinsic === "rootName" || intrinsic === "rootServiceName" || intrinsic === "statusMessage") return { kind: intrinsic };
 	if (tag.startsWith("resource.") && tag.length > 9) return { kind: "attribute", scope: "resource", key: tag.slice(9) };
 	if (tag.startsWith("span.") && tag.length > 5) return { kind: "attribute", scope: "span", key: tag.slice(5) };
 	if (tag.startsWith(".") && tag.length > 1) return { kind: "attribute", scope: "any", key: tag.slice(1) };

@@ -1,122 +1,172 @@
-// The TraceQL subset that Grafana's Search builder writes: one spanset `{ ... }` of conditions
-// joined by `&&` and `||`, with parentheses. Parsing never throws: it returns a typed query or a
-// QueryError whose message the HTTP edge sends with a 400. Anything beyond the subset (several
-// spansets, structural operators, pipelines, aggregates, metrics) is refused with a message that
-// names what is not supported.
+// TraceQL as Grafana writes it: spansets `{ ... }` of conditions joined by `&&` and `||`, combined
+// with `&&`, `||` and structural operators (`>>`, `>`, `<<`, `<`, `~`, their union `&` and
+// negated `!` forms), a pipeline of `select(...)` and spanset filters (`count() > 2`,
+// `avg(duration) > 1s`), at most one metrics function (`rate()`, `*_over_time`, `compare`, with
+// `by(...)` and `| topk(k)`), and hints `with(...)`. Parsing never throws to its caller: it returns
+// a typed query or a QueryError whose message the HTTP edge sends with a 400. Anything else is
+// refused with a message that names what is not supported.
+import type { CompareArgs, Condition, Expr, Field, HintValue, Literal, MetricsFunction, MetricsStage, Operator, Pipeline, Query, Scope, SpansetExpr, Stage, StructuralOp } from "./ast";
+import { QueryError } from "./errors";
+import { INTRINSIC_NAMES, KIND_KEYWORDS, STATUS_KEYWORDS, UNSUPPORTED_INTRINSICS } from "./fields";
+import { tokenize, where, type Token } from "./lexer";
+import { compileRegex, QUERY_MAX_REGEX_INSTRUCTIONS } from "./regex";
 
-export type Scope = "resource" | "span" | "any";
-
-export type Intrinsic = "name" | "status" | "statusMessage" | "kind" | "duration" | "traceDuration" | "rootName" | "rootServiceName";
-
-/** What a condition tests: an attribute in a scope, or an intrinsic field of the span or trace. */
-export type Field = { kind: "attribute"; scope: Scope; key: string } | { kind: "intrinsic"; name: Intrinsic };
-
-export type Operator = "=" | "!=" | ">" | ">=" | "<" | "<=" | "=~" | "!~";
-
-export type Literal =
-	| { type: "string"; value: string }
-	| { type: "int"; value: number }
-	| { type: "float"; value: number }
-	| { type: "bool"; value: boolean }
-	/** Nanoseconds. */
-	| { type: "duration"; value: number }
-	/** 0 unset, 1 ok, 2 error (OTLP Status.code). */
-	| { type: "status"; value: number }
-	/** OTLP Span.kind: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
-	| { type: "kind"; value: number };
-
-export interface Condition {
-	op: "cond";
-	field: Field;
-	operator: Operator;
-	value: Literal;
-}
-
-export type Expr = Condition | { op: "and" | "or"; left: Expr; right: Expr };
-
-/** `{}` has no filter: every span of every trace matches. */
-export interface Query {
-	filter: Expr | undefined;
-}
-
-export class QueryError extends Error {
-	override name = "QueryError";
-}
+export type { CompareArgs, Condition, Expr, Field, Literal, MetricsFunction, MetricsStage, Operator, Pipeline, Query, Scope, SpansetExpr, Stage, StructuralOp } from "./ast";
+export type { Intrinsic } from "./fields";
+export { KIND_KEYWORDS, STATUS_KEYWORDS } from "./fields";
+export { QueryError } from "./errors";
 
 export type ParseResult = { ok: true; query: Query } | { ok: false; error: QueryError };
 
-/** Longest query text accepted; Grafana's builder writes a few hundred characters at most. */
+/** Longest query text accepted; Grafana writes a few hundred characters at most. */
 export const MAX_QUERY_LENGTH = 8192;
 /** Conditions in one query: each becomes a bounded amount of work per span, and SQL parameters. */
 export const MAX_CONDITIONS = 32;
+/** Spansets in one query: each is evaluated over every kept span of every candidate trace. */
+export const MAX_SPANSETS = 16;
 const MAX_DEPTH = 32;
+/** Tempo's limits on by(): five attributes, four for histograms and quantiles (a bucket or p label is added). */
+export const MAX_BY = 5;
+export const MAX_BY_HISTOGRAM = 4;
+export const MAX_COMPARE_TOP = 1_000;
 
-export const STATUS_KEYWORDS: Record<string, number> = { unset: 0, ok: 1, error: 2 };
-export const KIND_KEYWORDS: Record<string, number> = { unspecified: 0, internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
+/** Begins the message of a QueryError that stands for a bug in the parser, not in the query. */
+export const INTERNAL_PARSE_ERROR = "internal error in the TraceQL parser";
 
-const INTRINSICS: Record<string, Intrinsic> = {
-	name: "name",
-	status: "status",
-	statusMessage: "statusMessage",
-	kind: "kind",
-	duration: "duration",
-	traceDuration: "traceDuration",
-	rootName: "rootName",
-	rootServiceName: "rootServiceName",
-	"span:name": "name",
-	"span:status": "status",
-	"span:statusMessage": "statusMessage",
-	"span:kind": "kind",
-	"span:duration": "duration",
-	"trace:duration": "traceDuration",
-	"trace:rootName": "rootName",
-	"trace:rootService": "rootServiceName",
-};
-
-/** Intrinsics Tempo knows that this subset does not index. */
-const UNSUPPORTED_INTRINSICS = new Set(["parent", "childCount", "nestedSetLeft", "nestedSetRight", "nestedSetParent", "event:name", "event:timeSinceStart", "link:traceID", "link:spanID", "instrumentation:name", "instrumentation:version", "span:id", "trace:id", "span:parentID", "span:childCount", "id", "traceID", "spanID"]);
-
-const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
-type Token =
-	| { t: "punct"; v: string; at: number }
-	| { t: "ident"; v: string; at: number }
-	| { t: "string"; v: string; at: number }
-	| { t: "number"; v: number; integer: boolean; at: number }
-	| { t: "duration"; v: number; at: number }
-	| { t: "end"; at: number };
-
+/**
+ * The user-facing entry point: a typed query, or the QueryError that explains why not. A crash of
+ * the parser itself (a bug) still answers as a QueryError, so the caller sees a 400 rather than a
+ * 5xx, but one whose message begins INTERNAL_PARSE_ERROR and that is logged: the endpoint fuzz
+ * fails on that text, and the grammar fuzz calls `parseQuery`, which lets every exception through.
+ */
 export function parseTraceQL(text: string): ParseResult {
 	try {
-		return { ok: true, query: parse(text) };
+		return { ok: true, query: parseQuery(text) };
 	} catch (e) {
 		if (e instanceof QueryError) return { ok: false, error: e };
-		// A bug here must still be a 400 with a message, never a 500.
-		return { ok: false, error: new QueryError(`could not parse the query: ${e instanceof Error ? e.message : String(e)}`) };
+		console.error("traceql: parser crashed on a query", JSON.stringify(text.slice(0, 300)), e);
+		return { ok: false, error: new QueryError(`${INTERNAL_PARSE_ERROR} (please report the query): ${e instanceof Error ? e.message : String(e)}`) };
 	}
 }
 
-function parse(text: string): Query {
+/** Parses or raises a QueryError; any other exception is a bug and propagates. */
+export function parseQuery(text: string): Query {
 	if (text.length > MAX_QUERY_LENGTH) throw new QueryError(`query is longer than ${MAX_QUERY_LENGTH} characters`);
-	if (text.trim() === "") return { filter: undefined };
-	const tokens = tokenize(text);
-	const parser = new Parser(tokens);
-	return parser.query();
+	if (text.trim() === "") return { filter: undefined, pipeline: { source: { kind: "filter", filter: undefined }, stages: [] }, select: [], hints: {} };
+	return new Parser(tokenize(text)).query();
 }
+
+const STRUCTURAL: Record<string, { op: StructuralOp; mode: "plain" | "union" | "not" }> = {
+	">": { op: ">", mode: "plain" },
+	">>": { op: ">>", mode: "plain" },
+	"<": { op: "<", mode: "plain" },
+	"<<": { op: "<<", mode: "plain" },
+	"~": { op: "~", mode: "plain" },
+	"&>": { op: ">", mode: "union" },
+	"&>>": { op: ">>", mode: "union" },
+	"&<": { op: "<", mode: "union" },
+	"&<<": { op: "<<", mode: "union" },
+	"&~": { op: "~", mode: "union" },
+	"!>": { op: ">", mode: "not" },
+	"!>>": { op: ">>", mode: "not" },
+	"!<": { op: "<", mode: "not" },
+	"!<<": { op: "<<", mode: "not" },
+	"!~": { op: "~", mode: "not" },
+};
+
+const METRICS_FUNCTIONS = new Set<string>(["rate", "count_over_time", "min_over_time", "max_over_time", "sum_over_time", "avg_over_time", "quantile_over_time", "histogram_over_time", "compare"]);
+const AGGREGATES = new Set(["count", "avg", "min", "max", "sum"]);
 
 class Parser {
 	#pos = 0;
 	#conditions = 0;
+	#spansets = 0;
+	#regexInstructions = 0;
 	constructor(readonly tokens: Token[]) {}
 
 	query(): Query {
-		this.#expectPunct("{", "a TraceQL query is one spanset in braces, like {} or {resource.service.name=\"frontend\"}");
-		let filter: Expr | undefined;
-		if (!this.#isPunct("}")) filter = this.#or(0);
-		this.#expectPunct("}", "expected '}' or '&&' / '||' between conditions");
+		const pipeline = this.#pipeline(0, true);
+		let metrics: MetricsStage | undefined;
+		if (this.#isPunct("|")) {
+			this.#pos++;
+			metrics = this.#metrics();
+			if (this.#isPunct("|")) {
+				this.#pos++;
+				metrics.rank = this.#rank();
+			}
+		}
+		const hints = this.#isIdent("with") ? this.#hints() : {};
 		const next = this.#peek();
-		if (next.t !== "end") throw new QueryError(trailingMessage(next));
-		return { filter };
+		if (next.t !== "end") throw new QueryError(trailingMessage(next, metrics !== undefined));
+		const single = pipeline.stages.length === 0 && pipeline.source.kind === "filter" ? pipeline.source.filter : undefined;
+		const select = pipeline.stages.flatMap((s) => (s.kind === "select" ? s.fields : []));
+		return { filter: single, pipeline, select, metrics, hints };
+	}
+
+	/** Spansets and their stages. At the top level a metrics function ends the pipeline (the caller reads it). */
+	#pipeline(depth: number, top: boolean): Pipeline {
+		const source = this.#spansetOr(depth);
+		const stages: Stage[] = [];
+		while (this.#isPunct("|")) {
+			const name = this.#peekAt(1);
+			if (name.t === "ident" && (METRICS_FUNCTIONS.has(name.v) || name.v === "topk" || name.v === "bottomk")) {
+				if (!top) throw new QueryError(`a metrics function (${name.v}) must end the query, not sit inside parentheses`);
+				break;
+			}
+			this.#pos++;
+			stages.push(this.#stage());
+		}
+		return { source, stages };
+	}
+
+	#spansetOr(depth: number): SpansetExpr {
+		let left = this.#spansetAnd(depth);
+		while (this.#isPunct("||")) {
+			this.#pos++;
+			left = { kind: "or", left, right: this.#spansetAnd(depth) };
+		}
+		return left;
+	}
+
+	#spansetAnd(depth: number): SpansetExpr {
+		let left = this.#structural(depth);
+		while (this.#isPunct("&&")) {
+			this.#pos++;
+			left = { kind: "and", left, right: this.#structural(depth) };
+		}
+		return left;
+	}
+
+	#structural(depth: number): SpansetExpr {
+		let left = this.#spansetPrimary(depth);
+		for (;;) {
+			const token = this.#peek();
+			const op = token.t === "punct" ? STRUCTURAL[token.v] : undefined;
+			if (!op) return left;
+			this.#pos++;
+			left = { kind: "structural", op: op.op, mode: op.mode, left, right: this.#spansetPrimary(depth) };
+		}
+	}
+
+	#spansetPrimary(depth: number): SpansetExpr {
+		if (depth > MAX_DEPTH) throw new QueryError(`parentheses nested deeper than ${MAX_DEPTH}`);
+		if (this.#isPunct("(")) {
+			this.#pos++;
+			const inner = this.#pipeline(depth + 1, false);
+			this.#expectPunct(")", "expected ')' after a spanset expression");
+			return inner.stages.length === 0 ? inner.source : { kind: "pipeline", pipeline: inner };
+		}
+		return { kind: "filter", filter: this.#spanset(depth) };
+	}
+
+	/** One `{ ... }`. */
+	#spanset(depth: number): Expr | undefined {
+		if (++this.#spansets > MAX_SPANSETS) throw new QueryError(`more than ${MAX_SPANSETS} spansets in one query`);
+		this.#expectPunct("{", "expected a spanset in braces, like {} or {resource.service.name=\"frontend\"}");
+		let filter: Expr | undefined;
+		if (!this.#isPunct("}")) filter = this.#or(depth);
+		this.#expectPunct("}", "expected '}' or '&&' / '||' between conditions");
+		return filter;
 	}
 
 	#or(depth: number): Expr {
@@ -145,7 +195,15 @@ class Parser {
 			this.#expectPunct(")", "expected ')'");
 			return inner;
 		}
-		if (this.#isPunct("{")) throw new QueryError("nested spansets are not supported: write one spanset, {...}");
+		if (this.#isPunct("{")) throw new QueryError("a spanset cannot sit inside another spanset's braces: combine spansets outside them, {a} && {b}");
+		const token = this.#peek();
+		if (token.t === "ident" && (token.v === "true" || token.v === "false")) {
+			const after = this.#peekAt(1);
+			if (!(after.t === "punct" && isOperator(after.v))) {
+				this.#pos++;
+				return { op: "static", value: token.v === "true" };
+			}
+		}
 		return this.#condition();
 	}
 
@@ -155,14 +213,14 @@ class Parser {
 		const opToken = this.#peek();
 		if (opToken.t !== "punct" || !isOperator(opToken.v)) {
 			if (opToken.t === "punct" && (opToken.v === "}" || opToken.v === "&&" || opToken.v === "||" || opToken.v === ")")) {
-				throw new QueryError(`a condition needs an operator and a value: ${describeField(field)} alone is not supported (write e.g. ${describeField(field)} != nil as a comparison)`);
+				throw new QueryError(`a condition needs an operator and a value: ${describeField(field)} alone is not supported (write e.g. ${describeField(field)} != nil)`);
 			}
 			throw new QueryError(`expected a comparison operator (= != > >= < <= =~ !~) at ${where(opToken)}`);
 		}
 		this.#pos++;
 		const operator = opToken.v as Operator;
 		const value = this.#literal(field, operator);
-		checkCondition(field, operator, value);
+		this.#check(field, operator, value);
 		return { op: "cond", field, operator, value };
 	}
 
@@ -172,24 +230,7 @@ class Parser {
 			throw new QueryError(`expected an attribute (resource.x, span.x, .x) or an intrinsic (name, status, kind, duration, ...) at ${where(token)}`);
 		}
 		this.#pos++;
-		const name = token.v;
-		if (name.startsWith(".")) return attribute("any", name.slice(1), token);
-		const dot = name.indexOf(".");
-		if (dot > 0) {
-			const scope = name.slice(0, dot);
-			const key = name.slice(dot + 1);
-			if (scope === "resource" || scope === "span") return attribute(scope, key, token);
-			if (scope === "event" || scope === "link" || scope === "instrumentation") {
-				throw new QueryError(`${scope} attributes are not supported: search indexes resource and span attributes`);
-			}
-			if (scope === "parent") throw new QueryError("parent. attributes (structural queries) are not supported");
-			throw new QueryError(`unknown attribute scope '${scope}': use resource., span. or a leading . for either`);
-		}
-		const intrinsic = INTRINSICS[name];
-		if (intrinsic) return { kind: "intrinsic", name: intrinsic };
-		if (UNSUPPORTED_INTRINSICS.has(name)) throw new QueryError(`the intrinsic ${name} is not supported`);
-		if (name === "true" || name === "false" || name === "nil") throw new QueryError(`expected an attribute or intrinsic before ${name}`);
-		throw new QueryError(`unknown intrinsic '${name}': attributes need a scope (resource.${name}, span.${name} or .${name})`);
+		return fieldOf(token.v, token);
 	}
 
 	#literal(field: Field, operator: Operator): Literal {
@@ -202,10 +243,11 @@ class Parser {
 		if (token.t === "duration") return { type: "duration", value: token.v };
 		if (token.t === "ident") {
 			if (token.v === "true" || token.v === "false") return { type: "bool", value: token.v === "true" };
-			if (token.v === "nil") throw new QueryError("comparisons with nil are not supported");
+			if (token.v === "nil") return { type: "nil", value: null };
 			if (field.kind === "intrinsic" && field.name === "status" && token.v in STATUS_KEYWORDS) return { type: "status", value: STATUS_KEYWORDS[token.v]! };
 			if (field.kind === "intrinsic" && field.name === "kind" && token.v in KIND_KEYWORDS) return { type: "kind", value: KIND_KEYWORDS[token.v]! };
-			if (token.v in STATUS_KEYWORDS || token.v in KIND_KEYWORDS) return token.v in STATUS_KEYWORDS ? { type: "status", value: STATUS_KEYWORDS[token.v]! } : { type: "kind", value: KIND_KEYWORDS[token.v]! };
+			if (token.v in STATUS_KEYWORDS) return { type: "status", value: STATUS_KEYWORDS[token.v]! };
+			if (token.v in KIND_KEYWORDS) return { type: "kind", value: KIND_KEYWORDS[token.v]! };
 			throw new QueryError(`unexpected '${token.v}' where a value belongs: quote strings, like "${token.v}"`);
 		}
 		if (token.t === "punct" && token.v === "-") {
@@ -215,16 +257,226 @@ class Parser {
 			if (next.t === "duration") return { type: "duration", value: -next.v };
 			throw new QueryError(`expected a number after '-' at ${where(next)}`);
 		}
-		throw new QueryError(`expected a value (a quoted string, number, duration, true/false, or a status/kind keyword) at ${where(token)}`);
+		throw new QueryError(`expected a value (a quoted string, number, duration, true/false, nil, or a status/kind keyword) at ${where(token)}`);
+	}
+
+	/** Type errors Tempo also refuses, so a typo is a 400 rather than a search that finds nothing. */
+	#check(field: Field, operator: Operator, value: Literal): void {
+		const regex = operator === "=~" || operator === "!~";
+		if (regex) {
+			this.#regexInstructions += compileRegex(value.value as string).instructions;
+			if (this.#regexInstructions > QUERY_MAX_REGEX_INSTRUCTIONS) throw new QueryError(`the query's regular expressions compile to more than ${QUERY_MAX_REGEX_INSTRUCTIONS} RE2 instructions together`);
+		}
+		if (value.type === "nil") {
+			if (operator !== "=" && operator !== "!=") throw new QueryError(`${describeField(field)} ${operator} nil is not supported: use = nil or != nil`);
+			return;
+		}
+		if (field.kind === "attribute") {
+			if ((value.type === "bool" || value.type === "status" || value.type === "kind") && operator !== "=" && operator !== "!=") {
+				throw new QueryError(`${describeField(field)} ${operator} ${value.type} is not supported: use = or !=`);
+			}
+			if (value.type === "status" || value.type === "kind") {
+				const names = value.type === "status" ? STATUS_KEYWORDS : KIND_KEYWORDS;
+				throw new QueryError(`${describeField(field)} is an attribute: quote the value ("${Object.keys(names).find((k) => names[k] === value.value)}")`);
+			}
+			return;
+		}
+		const name = field.name;
+		const numeric = value.type === "int" || value.type === "float";
+		const ok =
+			name === "status" ? value.type === "status" || value.type === "int"
+			: name === "kind" ? value.type === "kind" || value.type === "int"
+			: name === "duration" || name === "traceDuration" ? value.type === "duration" || numeric
+			: name === "nestedSetLeft" || name === "nestedSetRight" || name === "nestedSetParent" ? numeric
+			: value.type === "string";
+		if (!ok) {
+			const wants =
+				name === "status" ? "ok, error or unset"
+				: name === "kind" ? "server, client, producer, consumer, internal or unspecified"
+				: name === "duration" || name === "traceDuration" ? "a duration like 100ms"
+				: name.startsWith("nestedSet") ? "an integer"
+				: "a quoted string";
+			throw new QueryError(`${name} compares with ${wants}`);
+		}
+		if ((name === "status" || name === "kind") && operator !== "=" && operator !== "!=") throw new QueryError(`${name} supports only = and !=`);
+	}
+
+	#stage(): Stage {
+		const token = this.#peek();
+		if (token.t !== "ident") throw new QueryError(`expected select(...), count(), avg(...) or a metrics function after '|' at ${where(token)}`);
+		this.#pos++;
+		if (token.v === "select") {
+			this.#expectPunct("(", "expected '(' after select");
+			const fields = this.#fieldList(true);
+			this.#expectPunct(")", "expected ')' after select's fields");
+			return { kind: "select", fields };
+		}
+		if (AGGREGATES.has(token.v)) {
+			const fn = token.v as "count" | "avg" | "min" | "max" | "sum";
+			this.#expectPunct("(", `expected '(' after ${fn}`);
+			let field: Field | undefined;
+			if (fn !== "count") field = this.#field();
+			this.#expectPunct(")", `expected ')' after ${fn}(`);
+			const opToken = this.#peek();
+			if (opToken.t !== "punct" || !isOperator(opToken.v) || opToken.v === "=~" || opToken.v === "!~") {
+				throw new QueryError(`${fn}() filters a spanset with a comparison, like | ${fn}(${field ? describeField(field) : ""}) > 2 (at ${where(opToken)})`);
+			}
+			this.#pos++;
+			const value = this.#number(`${fn}() compares with a number or a duration`);
+			return { kind: "aggregate", fn, field, operator: opToken.v as Operator, value };
+		}
+		if (token.v === "by" || token.v === "coalesce") throw new QueryError(`| ${token.v}(...) on spansets is not supported: group with by(...) after a metrics function, like | rate() by(resource.service.name)`);
+		throw new QueryError(`unknown pipeline stage '${token.v}' at ${where(token)}: supported are select(...), count(), avg/min/max/sum(...) filters and the metrics functions`);
+	}
+
+	#fieldList(allowUnindexed: boolean): Field[] {
+		const fields: Field[] = [];
+		for (;;) {
+			const token = this.#peek();
+			if (token.t !== "ident") throw new QueryError(`expected an attribute or intrinsic at ${where(token)}`);
+			this.#pos++;
+			const field = allowUnindexed ? selectableField(token.v, token) : fieldOf(token.v, token);
+			if (field) fields.push(field);
+			if (!this.#isPunct(",")) return fields;
+			this.#pos++;
+		}
+	}
+
+	#metrics(): MetricsStage {
+		const token = this.#peek();
+		if (token.t !== "ident" || !METRICS_FUNCTIONS.has(token.v)) {
+			if (token.t === "ident" && (token.v === "topk" || token.v === "bottomk")) throw new QueryError(`${token.v} must follow a metrics function, like | rate() | ${token.v}(5)`);
+			throw new QueryError(`expected a metrics function (rate, count_over_time, ..., compare) at ${where(token)}`);
+		}
+		this.#pos++;
+		const fn = token.v as MetricsFunction;
+		this.#expectPunct("(", `expected '(' after ${fn}`);
+		const stage: MetricsStage = { fn, quantiles: [], by: [] };
+		switch (fn) {
+			case "rate":
+			case "count_over_time":
+				break;
+			case "compare":
+				stage.compare = this.#compareArgs();
+				break;
+			default: {
+				stage.field = this.#field();
+				if (fn === "quantile_over_time") {
+					while (this.#isPunct(",")) {
+						this.#pos++;
+						const q = this.#number("quantile_over_time takes quantiles between 0 and 1");
+						if (!(q >= 0 && q <= 1)) throw new QueryError(`quantile ${q} is not between 0 and 1`);
+						stage.quantiles.push(q);
+					}
+					if (stage.quantiles.length === 0) throw new QueryError("quantile_over_time needs at least one quantile, like quantile_over_time(duration, 0.9)");
+				}
+			}
+		}
+		this.#expectPunct(")", `expected ')' to close ${fn}(`);
+		if (this.#isIdent("by")) {
+			if (fn === "compare") throw new QueryError("compare() does not take by(...): it breaks down by every attribute");
+			this.#pos++;
+			this.#expectPunct("(", "expected '(' after by");
+			stage.by = this.#fieldList(false);
+			this.#expectPunct(")", "expected ')' after by's fields");
+			const max = fn === "histogram_over_time" || fn === "quantile_over_time" ? MAX_BY_HISTOGRAM : MAX_BY;
+			if (stage.by.length > max) throw new QueryError(`${fn} takes at most ${max} attributes in by(...)`);
+		}
+		const next = this.#peek();
+		if (next.t === "punct" && ["=", "!=", ">", ">=", "<", "<=", "+", "-", "*", "/", "^", "%"].includes(next.v)) {
+			throw new QueryError(`metric filters and arithmetic (${next.v} after ${fn}()) are not supported`);
+		}
+		return stage;
+	}
+
+	#compareArgs(): CompareArgs {
+		const selection = this.#spanset(0);
+		const args: CompareArgs = { selection, topN: 10 };
+		if (!this.#isPunct(",")) return args;
+		this.#pos++;
+		const top = this.#number("compare's second argument is how many values to keep per attribute");
+		if (!Number.isInteger(top) || top < 1 || top > MAX_COMPARE_TOP) throw new QueryError(`compare's top count must be an integer from 1 to ${MAX_COMPARE_TOP}`);
+		args.topN = top;
+		if (!this.#isPunct(",")) return args;
+		this.#pos++;
+		args.startNs = this.#nanoseconds();
+		this.#expectPunct(",", "compare takes both a start and an end (unix nanoseconds), or neither");
+		args.endNs = this.#nanoseconds();
+		if (args.endNs <= args.startNs) throw new QueryError("compare's end must be after its start");
+		return args;
+	}
+
+	#nanoseconds(): bigint {
+		const token = this.#peek();
+		if (token.t !== "number" || !token.integer) throw new QueryError(`compare's start and end are unix nanoseconds (integers) at ${where(token)}`);
+		this.#pos++;
+		const value = BigInt(token.raw);
+		if (value <= 0n) throw new QueryError("compare's start and end must be positive");
+		return value;
+	}
+
+	#rank(): { op: "topk" | "bottomk"; k: number } {
+		const token = this.#peek();
+		if (token.t !== "ident" || (token.v !== "topk" && token.v !== "bottomk")) throw new QueryError(`only topk(k) or bottomk(k) may follow a metrics function (at ${where(token)})`);
+		this.#pos++;
+		this.#expectPunct("(", `expected '(' after ${token.v}`);
+		const k = this.#number(`${token.v} takes a count`);
+		if (!Number.isInteger(k) || k < 1 || k > 10_000) throw new QueryError(`${token.v}'s count must be an integer from 1 to 10000`);
+		this.#expectPunct(")", `expected ')' after ${token.v}(k`);
+		return { op: token.v, k };
+	}
+
+	/** `with(name=value, ...)`: Tempo's hints. Every hint parses; sample=true is answered exactly. */
+	#hints(): Record<string, HintValue> {
+		this.#pos++;
+		this.#expectPunct("(", "expected '(' after with");
+		const hints: Record<string, HintValue> = {};
+		for (;;) {
+			const name = this.#peek();
+			if (name.t !== "ident") throw new QueryError(`expected a hint name, like with(sample=true), at ${where(name)}`);
+			this.#pos++;
+			this.#expectPunct("=", `expected '=' after the hint ${name.v}`);
+			const value = this.#peek();
+			this.#pos++;
+			if (value.t === "ident" && (value.v === "true" || value.v === "false")) hints[name.v] = value.v === "true";
+			else if (value.t === "number" || value.t === "duration") hints[name.v] = value.v;
+			else if (value.t === "string") hints[name.v] = value.v;
+			else throw new QueryError(`expected a value for the hint ${name.v} at ${where(value)}`);
+			if (!this.#isPunct(",")) break;
+			this.#pos++;
+		}
+		this.#expectPunct(")", "expected ')' to close with(");
+		return hints;
+	}
+
+	#number(message: string): number {
+		let sign = 1;
+		if (this.#isPunct("-")) {
+			this.#pos++;
+			sign = -1;
+		}
+		const token = this.#peek();
+		if (token.t !== "number" && token.t !== "duration") throw new QueryError(`${message} (at ${where(token)})`);
+		this.#pos++;
+		return sign * token.v;
 	}
 
 	#peek(): Token {
 		return this.tokens[this.#pos] ?? this.tokens[this.tokens.length - 1]!;
 	}
 
+	#peekAt(offset: number): Token {
+		return this.tokens[this.#pos + offset] ?? this.tokens[this.tokens.length - 1]!;
+	}
+
 	#isPunct(v: string): boolean {
 		const token = this.#peek();
 		return token.t === "punct" && token.v === v;
+	}
+
+	#isIdent(v: string): boolean {
+		const token = this.#peek();
+		return token.t === "ident" && token.v === v;
 	}
 
 	#expectPunct(v: string, message: string): void {
@@ -233,132 +485,34 @@ class Parser {
 	}
 }
 
-/** Type errors Tempo also refuses, so a typo is a 400 rather than a search that finds nothing. */
-function checkCondition(field: Field, operator: Operator, value: Literal): void {
-	const regex = operator === "=~" || operator === "!~";
-	if (regex) compileRegex(value.value as string);
-	if (field.kind === "attribute") {
-		if ((value.type === "bool" || value.type === "status" || value.type === "kind") && operator !== "=" && operator !== "!=") {
-			throw new QueryError(`${describeField(field)} ${operator} ${value.type} is not supported: use = or !=`);
+/** An attribute or intrinsic by its TraceQL name. */
+function fieldOf(name: string, token: Token): Field {
+	if (name.startsWith(".")) return attribute("any", name.slice(1), token);
+	const intrinsic = INTRINSIC_NAMES[name];
+	if (intrinsic) return { kind: "intrinsic", name: intrinsic };
+	const dot = name.indexOf(".");
+	if (dot > 0) {
+		const scope = name.slice(0, dot);
+		const key = name.slice(dot + 1);
+		if (scope === "resource" || scope === "span") return attribute(scope, key, token);
+		if (scope === "event" || scope === "link" || scope === "instrumentation") {
+			throw new QueryError(`${scope} attributes are not supported in conditions: the index holds resource and span attributes`);
 		}
-		if (value.type === "status" || value.type === "kind") throw new QueryError(`${describeField(field)} is an attribute: quote the value ("${Object.entries(value.type === "status" ? STATUS_KEYWORDS : KIND_KEYWORDS).find(([, n]) => n === value.value)?.[0]}")`);
-		return;
+		if (scope === "parent") throw new QueryError("parent. attributes are not supported: use a structural operator, like {parent condition} > {child condition}");
+		throw new QueryError(`unknown attribute scope '${scope}': use resource., span. or a leading . for either`);
 	}
-	const name = field.name;
-	const ok =
-		name === "status" ? value.type === "status" || value.type === "int"
-		: name === "kind" ? value.type === "kind" || value.type === "int"
-		: name === "duration" || name === "traceDuration" ? value.type === "duration" || value.type === "int" || value.type === "float"
-		: value.type === "string";
-	if (!ok) {
-		const wants = name === "status" ? "ok, error or unset" : name === "kind" ? "server, client, producer, consumer, internal or unspecified" : name === "duration" || name === "traceDuration" ? "a duration like 100ms" : "a quoted string";
-		throw new QueryError(`${name} compares with ${wants}`);
-	}
-	if ((name === "status" || name === "kind") && operator !== "=" && operator !== "!=") throw new QueryError(`${name} supports only = and !=`);
+	if (UNSUPPORTED_INTRINSICS.has(name)) throw new QueryError(`the intrinsic ${name} is not supported`);
+	if (name === "true" || name === "false" || name === "nil") throw new QueryError(`expected an attribute or intrinsic before ${name}`);
+	throw new QueryError(`unknown intrinsic '${name}': attributes need a scope (resource.${name}, span.${name} or .${name})`);
 }
 
 /**
- * A TraceQL regular expression (RE2 syntax, fully anchored) as a JavaScript RegExp. RE2's
- * `(?P<name>` groups and a leading `(?i)` are translated; anything JavaScript cannot compile is a
- * QueryError.
+ * A field named in select(...). The Drilldown's exceptions tab selects `event.exception.*`; the
+ * index holds no events, so such a field is accepted and returns nothing rather than failing the tab.
  */
-export function compileRegex(source: string): RegExp {
-	if (source.length > 1024) throw new QueryError("regular expression longer than 1024 characters");
-	let flags = "";
-	let body = source.replaceAll("(?P<", "(?<");
-	if (body.startsWith("(?i)")) {
-		flags = "i";
-		body = body.slice(4);
-	}
-	let regex: RegExp;
-	try {
-		regex = new RegExp(`^(?:${body})$`, flags);
-	} catch (e) {
-		throw new QueryError(`invalid regular expression ${JSON.stringify(source)}: ${e instanceof Error ? e.message : String(e)}`);
-	}
-	const hazard = backtrackingHazard(body);
-	if (hazard === "nested") {
-		throw new QueryError(
-			`regular expression ${JSON.stringify(source)} repeats a group that itself repeats or has alternatives, like (a+)+ or (a|b)*: ` +
-				"JavaScript's backtracking engine can take exponential time on that; write it without the outer repetition (e.g. [ab]* for (a|b)*)",
-		);
-	}
-	if (hazard === "unbounded") {
-		throw new QueryError(
-			`regular expression ${JSON.stringify(source)} has more than ${MAX_UNBOUNDED_REPEATS} unbounded repetitions (*, +, {n,}): ` +
-				"JavaScript's backtracking engine can take time growing with the value's length to that power; use fewer, e.g. .*a.*b rather than .*a.*b.*c.*d",
-		);
-	}
-	return regex;
-}
-
-/**
- * Four unbounded repetitions (.*e.*e.*e.*x) take seconds per 1 KB value that almost matches
- * (a SQL statement), and a search matches thousands of values; three stay in milliseconds.
- */
-const MAX_UNBOUNDED_REPEATS = 3;
-
-/**
- * The shapes on which JavaScript's backtracking RegExp can take exponential or high polynomial
- * time on a value that almost matches, so that the partition evaluating a search would hang. RE2
- * (Tempo) is linear and accepts them. "nested": a repetition (*, +, {n,}, {n,m} with m > 1) of a
- * group containing another quantifier or an alternation ((a+)+, (\w|\d)*: exponential on a
- * 30-character value). "unbounded": more than MAX_UNBOUNDED_REPEATS of *, + and {n,}.
- */
-function backtrackingHazard(body: string): "nested" | "unbounded" | undefined {
-	const groups: boolean[] = [false];
-	let unbounded = 0;
-	let i = 0;
-	const markOuter = () => {
-		groups[groups.length - 1] = true;
-	};
-	while (i < body.length) {
-		const c = body[i]!;
-		if (c === "\\") {
-			i += 2;
-		} else if (c === "[") {
-			// A class is one atom: skip to its closing bracket (a leading ] or ^] is literal).
-			i++;
-			if (body[i] === "^") i++;
-			if (body[i] === "]") i++;
-			while (i < body.length && body[i] !== "]") i += body[i] === "\\" ? 2 : 1;
-			i++;
-		} else if (c === "(") {
-			groups.push(false);
-			i++;
-			// (?:, (?<name>, (?P<name>, (?=, (?!, (?i) ...: the marker is not a quantifier.
-			if (body[i] === "?") {
-				i++;
-				if (body[i] === "<" && body[i + 1] !== "=" && body[i + 1] !== "!") i = body.indexOf(">", i) + 1 || body.length;
-				else while (i < body.length && /[:=!<a-zA-Z-]/.test(body[i]!)) i++;
-			}
-		} else if (c === ")") {
-			const inner = groups.length > 1 ? groups.pop()! : false;
-			i++;
-			const quantifier = /^(?:[*+?]|\{(\d+)(?:(,)(\d*))?\})/.exec(body.slice(i));
-			if (quantifier) {
-				const [, , comma, max] = quantifier;
-				const repeats = quantifier[0] !== "?" && (quantifier[0].length === 1 || (comma !== undefined && (max === "" || Number(max) > 1)));
-				if (repeats && inner) return "nested";
-				if (quantifier[0] === "*" || quantifier[0] === "+" || max === "") unbounded++;
-				i += quantifier[0].length;
-				markOuter();
-			}
-			if (inner) markOuter();
-		} else if (c === "|" || c === "*" || c === "+" || c === "?") {
-			// A ? right after a quantifier makes it lazy: no repetition of its own.
-			if ((c === "*" || c === "+") && !"*+?}".includes(body[i - 1] ?? "")) unbounded++;
-			markOuter();
-			i++;
-		} else if (c === "{" && /^\{\d+(?:,\d*)?\}/.test(body.slice(i))) {
-			if (/^\{\d+,\}/.test(body.slice(i))) unbounded++;
-			markOuter();
-			i++;
-		} else {
-			i++;
-		}
-	}
-	return unbounded > MAX_UNBOUNDED_REPEATS ? "unbounded" : undefined;
+function selectableField(name: string, token: Token): Field | undefined {
+	if (/^(event|link|instrumentation)[.:]/.test(name) || UNSUPPORTED_INTRINSICS.has(name)) return undefined;
+	return fieldOf(name, token);
 }
 
 function attribute(scope: Scope, key: string, token: Token): Field {
@@ -366,137 +520,24 @@ function attribute(scope: Scope, key: string, token: Token): Field {
 	return { kind: "attribute", scope, key };
 }
 
-function trailingMessage(token: Token): string {
-	if (token.t === "punct") {
-		if (token.v === "|") return "pipelines (| count(), | rate(), | select(), by(), ...) are not supported: search takes one spanset, {...}";
-		if (token.v === "&&" || token.v === "||") return "combining spansets with && or || is not supported: put all conditions in one spanset, {a && b}";
-		if ([">>", "<<", ">", "<", "~", "!>>", "!<<", "!>", "!<", "!~", "&>>", "&<<", "&>", "&<", "&~"].includes(token.v)) {
-			return `structural operators (${token.v}) are not supported: search takes one spanset, {...}`;
-		}
-	}
-	return `unexpected ${describe(token)} after the spanset at ${where(token)}: search takes one spanset, {...}`;
+function trailingMessage(token: Token, afterMetrics: boolean): string {
+	if (token.t === "punct" && token.v === "|" && afterMetrics) return "only topk(k) or bottomk(k) may follow a metrics function, once";
+	if (token.t === "punct" && token.v === ")") return `unbalanced ')' at ${where(token)}`;
+	return `unexpected ${where(token)}: expected the end of the query, '|' and a stage, or with(...)`;
 }
 
-function describe(token: Token): string {
-	switch (token.t) {
-		case "end":
-			return "end of query";
-		case "string":
-			return "string";
-		case "number":
-		case "duration":
-			return "number";
-		default:
-			return `'${token.v}'`;
-	}
-}
-
-function describeField(field: Field): string {
+export function describeField(field: Field): string {
 	if (field.kind === "intrinsic") return field.name;
 	return field.scope === "any" ? `.${field.key}` : `${field.scope}.${field.key}`;
-}
-
-function where(token: Token): string {
-	return token.t === "end" ? "the end of the query" : `character ${token.at + 1} (${describe(token)})`;
 }
 
 function isOperator(v: string): boolean {
 	return v === "=" || v === "!=" || v === ">" || v === ">=" || v === "<" || v === "<=" || v === "=~" || v === "!~";
 }
 
-// Longest first, so `&&` is not read as `&` `&`.
-const PUNCTUATION = ["!>>", "!<<", "&>>", "&<<", "&&", "||", "!=", ">=", "<=", "=~", "!~", ">>", "<<", "!>", "!<", "&>", "&<", "&~", "{", "}", "(", ")", "=", ">", "<", "|", "~", "-", ",", "!", "+", "*", "/", "%", "^", "[", "]"];
-
-function tokenize(text: string): Token[] {
-	const tokens: Token[] = [];
-	let i = 0;
-	while (i < text.length) {
-		const c = text[i]!;
-		if (c === " " || c === "\t" || c === "\n" || c === "\r") {
-			i++;
-			continue;
-		}
-		if (c === '"' || c === "`") {
-			const [value, next] = readString(text, i);
-			tokens.push({ t: "string", v: value, at: i });
-			i = next;
-			continue;
-		}
-		if (isDigit(c) || (c === "." && isDigit(text[i + 1] ?? ""))) {
-			const start = i;
-			while (i < text.length && (isDigit(text[i]!) || text[i] === ".")) i++;
-			const digits = text.slice(start, i);
-			if (!/^(\d+\.?\d*|\.\d+)$/.test(digits)) throw new QueryError(`malformed number '${digits}' at character ${start + 1}`);
-			let unit = "";
-			while (i < text.length && /[a-zµ]/i.test(text[i]!)) unit += text[i++];
-			if (unit) {
-				const factor = DURATION_UNITS[unit];
-				if (factor === undefined) throw new QueryError(`unknown duration unit '${unit}' at character ${start + 1}: use ns, us, µs, ms, s, m or h`);
-				tokens.push({ t: "duration", v: Math.round(Number(digits) * factor), at: start });
-			} else {
-				const value = Number(digits);
-				if (!Number.isFinite(value)) throw new QueryError(`number out of range at character ${start + 1}`);
-				tokens.push({ t: "number", v: value, integer: /^\d+$/.test(digits), at: start });
-			}
-			continue;
-		}
-		if (isIdentStart(c)) {
-			const start = i;
-			i++;
-			while (i < text.length && isIdentPart(text[i]!)) i++;
-			// A trailing colon form, like span:name or trace:rootService.
-			if (text[i] === ":" && isIdentStart(text[i + 1] ?? "")) {
-				i++;
-				while (i < text.length && isIdentPart(text[i]!)) i++;
-			}
-			tokens.push({ t: "ident", v: text.slice(start, i), at: start });
-			continue;
-		}
-		const punct = PUNCTUATION.find((p) => text.startsWith(p, i));
-		if (punct) {
-			tokens.push({ t: "punct", v: punct, at: i });
-			i += punct.length;
-			continue;
-		}
-		throw new QueryError(`unexpected character ${JSON.stringify(c)} at character ${i + 1}`);
-	}
-	tokens.push({ t: "end", at: text.length });
-	return tokens;
-}
-
-function readString(text: string, start: number): [string, number] {
-	const quote = text[start]!;
-	let i = start + 1;
-	let out = "";
-	while (i < text.length) {
-		const c = text[i]!;
-		if (c === quote) return [out, i + 1];
-		if (c === "\\" && quote === '"') {
-			const next = text[i + 1];
-			if (next === undefined) break;
-			const escaped = ESCAPES[next];
-			if (escaped === undefined) throw new QueryError(`unknown escape \\${next} in a string at character ${i + 1}: use \\" \\\\ \\n \\t`);
-			out += escaped;
-			i += 2;
-			continue;
-		}
-		out += c;
-		i++;
-	}
-	throw new QueryError(`unterminated string starting at character ${start + 1}`);
-}
-
-const ESCAPES: Record<string, string> = { '"': '"', "\\": "\\", n: "\n", t: "\t", r: "\r", "'": "'" };
-
-function isDigit(c: string): boolean {
-	return c >= "0" && c <= "9";
-}
-
-function isIdentStart(c: string): boolean {
-	return /[A-Za-z_.]/.test(c);
-}
-
-/** Attribute names may hold dots, dashes, slashes and digits (`http.response.status_code`, `k8s.pod-name`). */
-function isIdentPart(c: string): boolean {
-	return /[A-Za-z0-9_.\-/@$#]/.test(c);
+/** Whether a query narrows anything: `{}` (and `{true}`) does not. */
+export function narrows(query: Query): boolean {
+	const source = query.pipeline.source;
+	if (query.pipeline.stages.some((s) => s.kind === "aggregate")) return true;
+	return !(source.kind === "filter" && (source.filter === undefined || (source.filter.op === "static" && source.filter.value)));
 }

@@ -1,6 +1,6 @@
 // What is known about the trace as a whole: its status (waiting / partial / complete), span count,
 // services, duration, and everything the read API's headers say — traces merged in and by which
-// rule, refused merges, dropped spans — plus where a merged child's id led.
+// rule, refused merges, dropped spans, the tail-sampling decision — plus where a merged child's id led.
 import { onLinkClick, traceUrl } from "../navigation.ts";
 import type { TraceState } from "../state/store.ts";
 import { formatDurationUs, formatTimestampUs } from "../trace/format.ts";
@@ -76,6 +76,17 @@ export function TraceHeader({ trace }: { trace: TraceState }) {
 									</li>
 								))}
 							</ul>
+						}
+					/>
+				)}
+				{trace.sampling && (
+					<Fact
+						label="Sampling"
+						value={
+							<span data-sampling-decision={trace.sampling.kept ? "kept" : "dropped"} data-sampling-rule={trace.sampling.rule} data-sample-rate={trace.sampling.rate} title="Tail sampling at finalization (SAMPLING_RULES)">
+								{trace.sampling.kept ? "kept" : "dropped"} by rule <strong>{trace.sampling.rule}</strong>
+								{trace.sampling.kept && trace.sampling.rate > 1 ? `, 1 in ${trace.sampling.rate}` : ""}
+							</span>
 						}
 					/>
 				)}

@@ -57,9 +57,17 @@ export interface TraceState {
 	merged: MergeNote[];
 	refused: MergeNote[];
 	droppedSpans: number;
+	/** The tail-sampling decision (x-trace-sampling), once the trace was finalized with forwarding on. */
+	sampling?: SamplingNote;
 	selectedSpanId?: string;
 	collapsed: ReadonlySet<string>;
 	error?: string;
+}
+
+export interface SamplingNote {
+	kept: boolean;
+	rule: string;
+	rate: number;
 }
 
 export interface ViewerState {

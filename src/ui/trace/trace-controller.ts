@@ -4,7 +4,7 @@
 import type { LiveFrame } from "../../live/frame-types.ts";
 import { apiFetch, authLikelyAccepted, errorMessage, isAuthRequired } from "../api/client.ts";
 import { LiveSocket } from "../live/live-socket.ts";
-import { emptyTrace, getState, setState, updateTrace, type MergeNote } from "../state/store.ts";
+import { emptyTrace, getState, setState, updateTrace, type MergeNote, type SamplingNote } from "../state/store.ts";
 
 let socket: LiveSocket | undefined;
 /** Settles when the current socket's snapshot has fully arrived, or the socket gave up or moved on. */
@@ -93,6 +93,7 @@ async function readHeaders(id: string): Promise<HeaderFacts | "auth"> {
 		merged: unionNotes(t.merged, parseNotes(response.headers.get("x-trace-merged"))),
 		refused: parseNotes(response.headers.get("x-trace-refused-merges")),
 		droppedSpans: Number(response.headers.get("x-trace-dropped-spans") ?? 0) || 0,
+		sampling: parseSampling(response.headers.get("x-trace-sampling")) ?? t.sampling,
 	}));
 	return { traceId: finalId, readable: true };
 }
@@ -197,4 +198,10 @@ export function setCollapsed(spanId: string, collapsed: boolean): void {
 
 export function selectSpan(spanId: string | undefined): void {
 	updateTrace(() => ({ selectedSpanId: spanId }));
+}
+
+/** `kept; rule=errors; rate=1` (x-trace-sampling, src/forward/decision.ts). */
+function parseSampling(header: string | null): SamplingNote | undefined {
+	const match = header ? /^(kept|dropped); rule=([^;]*); rate=(\d+)$/.exec(header.trim()) : null;
+	return match ? { kept: match[1] === "kept", rule: match[2]!, rate: Number(match[3]) } : undefined;
 }
