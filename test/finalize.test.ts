@@ -79,7 +79,7 @@ describe("finalization", () => {
 			error: "true",
 			// What the object wrote, in place of a state row: <epoch>:<last part>, and the index entry's place.
 			writtenUpTo: expect.stringMatching(/^[0-9a-f-]{36}:1$/),
-			searchPartition: expect.stringMatching(/^search\//),
+			searchPartition: expect.stringMatching(/^index\//),
 			searchSortKey: expect.any(String),
 		});
 		expect(object?.httpMetadata?.contentType).toBe("application/x-protobuf");

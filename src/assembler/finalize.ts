@@ -79,7 +79,6 @@ export class Finalizer {
 			// Requests interleave with these awaits: spans that arrive meanwhile get a higher seq,
 			// stay pending, and are written next time.
 			const stored = await readStoredTrace(env, address);
-			place = store.state.search ?? this.#t.search.placeToPersist().search;
 			if (stored?.redirect) {
 				// This object forgot that its trace had joined another; R2 remembers.
 				store.saveState({ mergedInto: { ...stored.redirect, at: Date.now() }, movedStored: true });
@@ -89,6 +88,8 @@ export class Finalizer {
 			const parts = store.pending.filter((span) => span.seq <= upTo);
 			trace = assembleTrace(stored?.trace, parts);
 			summary = summarizeTrace(trace);
+			// Recorded with the trace in R2 (writtenMark), so no state row has to keep it.
+			place = await this.#t.search.placeForWrite(address, trace);
 			// Tail sampling: decide (or recall) and queue the kept spans before the write (src/forward/).
 			plan = await this.#t.forward.beforeWrite(address, stored, trace, parts, upTo);
 			if (plan.store) {
