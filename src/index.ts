@@ -13,6 +13,7 @@ import { errorResponse } from "./http/respond";
 import { preflight, withCors } from "./http/cors";
 import { loadConfig } from "./config";
 import { tailStream } from "./tail/consumer";
+import { handleMetrics } from "./tempo/metrics-route";
 import { handleSearch } from "./tempo/search-route";
 import { handleTagsV1, handleTagsV2, handleTagValues } from "./tempo/tags-route";
 import { handleTempoTrace } from "./tempo/trace-by-id";
@@ -58,8 +59,9 @@ router
 	.get("/api/v2/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v2"))
 	.get("/api/search/tags", (request, env) => handleTagsV1(request, env))
 	.get("/api/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v1"))
-	// Grafana sends TraceQL metrics (`| rate()` ...) here: out of scope, said plainly.
-	.get("/api/metrics/*", () => errorResponse(new HttpError(400, "TraceQL metrics (| rate(), | count_over_time(), ...) are not supported: search with one spanset, {...}")))
+	// TraceQL metrics (`| rate()` ...): Grafana's Traces Drilldown and metrics queries in Explore.
+	.get("/api/metrics/query_range", (request, env) => handleMetrics(request, env, "range"))
+	.get("/api/metrics/query", (request, env) => handleMetrics(request, env, "instant"))
 	.all("/api/*", (request) => (request.method === "GET" ? errorResponse(new HttpError(404, `no route for GET ${new URL(request.url).pathname}`)) : methodNotAllowed("GET")))
 	.get("/debug/usage", (request, env) => handleUsage(request, env))
 	.get("/", (request) => handleRoot(request))

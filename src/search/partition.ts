@@ -20,6 +20,8 @@ import { hitOf, type SearchHit } from "./hits";
 import { CATALOG_MAX_VALUES, TagCatalog, TYPE_NAMES, type PartitionTagValue } from "./tag-catalog";
 import { EntryState, type IndexRow } from "./row";
 import { parseTraceQL } from "../traceql/parse";
+import type { PartialResult } from "../traceql/metrics/accumulate";
+import { evaluatePartition, type MetricsRow, type PartitionMetrics } from "../traceql/metrics/evaluate";
 
 // Column order matters for scans: the small columns that filters read come first, so SQLite finds
 // them in the part of each row stored in the table's leaf pages; the entry (often longer than
@@ -40,6 +42,8 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS traces (
 	root_name TEXT,
 	b0 INTEGER NOT NULL, b1 INTEGER NOT NULL, b2 INTEGER NOT NULL, b3 INTEGER NOT NULL, b4 INTEGER NOT NULL, b5 INTEGER NOT NULL,
 	terms TEXT NOT NULL,
+	roll_roots TEXT,
+	roll_spans TEXT,
 	entry BLOB NOT NULL,
 	PRIMARY KEY (sort_key, trace_id)
 ) WITHOUT ROWID`;
@@ -47,12 +51,12 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS traces (
 // The row replaces the stored one only when newer: an open entry (version 0) never overwrites a
 // finalized one, a late retry of an older finalization never overwrites a newer one, and nothing
 // overwrites a merge tombstone. A skipped update writes no row.
-const UPSERT = `INSERT INTO traces (sort_key, trace_id, state, version, start_ms, end_ms, start_key, duration_ns, min_span_ns, max_span_ns, error, root_service, root_name, b0, b1, b2, b3, b4, b5, terms, entry)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+const UPSERT = `INSERT INTO traces (sort_key, trace_id, state, version, start_ms, end_ms, start_key, duration_ns, min_span_ns, max_span_ns, error, root_service, root_name, b0, b1, b2, b3, b4, b5, terms, roll_roots, roll_spans, entry)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (sort_key, trace_id) DO UPDATE SET state = excluded.state, version = excluded.version, start_ms = excluded.start_ms, end_ms = excluded.end_ms,
 	start_key = excluded.start_key, duration_ns = excluded.duration_ns, min_span_ns = excluded.min_span_ns, max_span_ns = excluded.max_span_ns,
 	error = excluded.error, root_service = excluded.root_service, root_name = excluded.root_name,
-	b0 = excluded.b0, b1 = excluded.b1, b2 = excluded.b2, b3 = excluded.b3, b4 = excluded.b4, b5 = excluded.b5, terms = excluded.terms, entry = excluded.entry
+	b0 = excluded.b0, b1 = excluded.b1, b2 = excluded.b2, b3 = excluded.b3, b4 = excluded.b4, b5 = excluded.b5, terms = excluded.terms, roll_roots = excluded.roll_roots, roll_spans = excluded.roll_spans, entry = excluded.entry
 WHERE excluded.version > traces.version`;
 
 // Where the partition is: written once, with the table, so that its alarm knows when its window
@@ -174,6 +178,33 @@ export class SearchPartition extends DurableObject<Env> {
 				if (row.key === "load") this.#load = JSON.parse(row.value) as SavedLoad;
 			}
 		}
+		// Tables created before the metrics rollups lack their columns: added once (rows keep NULL and are answered from the entry).
+		if (this.#hasTable && !this.#sql.exec("SELECT 1 FROM pragma_table_info('traces') WHERE name = 'roll_roots'").toArray().length) {
+			execCounted(this.#sql, "ALTER TABLE traces ADD COLUMN roll_roots TEXT");
+			execCounted(this.#sql, "ALTER TABLE traces ADD COLUMN roll_spans TEXT");
+		}
+	}
+
+	/** A TraceQL metrics query over this partition's rows: partial series for the router to merge. */
+	async metrics(request: PartitionMetrics): Promise<PartialResult> {
+		countUsage("objectCalls");
+		const empty: PartialResult = { series: {}, inspectedTraces: 0, inspectedSpans: 0, rowsRead: 0, openTraces: 0, truncatedTraces: 0, rollupRows: 0 };
+		if (!this.#hasTable) return empty;
+		return evaluatePartition(
+			request,
+			(columns, where, fromMs, toMs) => {
+				const n = where.params.length;
+				const cursor = this.#sql.exec<MetricsRow & Record<string, SqlStorageValue>>(`SELECT ${columns} FROM traces WHERE state < 2 AND start_ms <= ?${n + 1} AND end_ms >= ?${n + 2} AND ${where.sql}`, ...where.params, toMs, fromMs);
+				return {
+					rows: cursor,
+					rowsRead: () => {
+						countUsage("rowsRead", cursor.rowsRead);
+						return cursor.rowsRead;
+					},
+				};
+			},
+			decodeEntry,
+		);
 	}
 
 	/**
@@ -192,7 +223,7 @@ export class SearchPartition extends DurableObject<Env> {
 		let written = 0;
 		for (const row of rows) {
 			const [b0, b1, b2, b3, b4, b5] = row.bloom;
-			const cursor = this.#sql.exec(UPSERT, row.sortKey, row.traceId, row.state, row.version, row.startMs, row.endMs, row.startKey, row.durationNs, row.minSpanNs, row.maxSpanNs, row.error, row.rootService, row.rootName, b0!, b1!, b2!, b3!, b4!, b5!, row.terms, row.entry);
+			const cursor = this.#sql.exec(UPSERT, row.sortKey, row.traceId, row.state, row.version, row.startMs, row.endMs, row.startKey, row.durationNs, row.minSpanNs, row.maxSpanNs, row.error, row.rootService, row.rootName, b0!, b1!, b2!, b3!, b4!, b5!, row.terms, row.rollRoots, row.rollSpans, row.entry);
 			written += cursor.rowsWritten;
 			countUsage("rowsWritten", cursor.rowsWritten);
 			countUsage("rowsRead", cursor.rowsRead);
