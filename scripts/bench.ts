@@ -1,4 +1,4 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--search [--search-runs 40]]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--forward-cost] [--search [--search-runs 40]]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
 //  - ingest throughput and request latency for protobuf and JSON (512 spans over 64 traces per
 //    request, traces continuing over 8 requests, 4 concurrent clients), interleaved round by round
@@ -29,6 +29,12 @@ import type { Load } from "./lib/bench-load.ts";
 // Imported once the resolve hook is in place (the sources import without extensions).
 const { buildLoad } = await import("./lib/bench-load.ts");
 const { cloudflareExportCost, costJson, costTable, standardCost } = await import("./lib/cost.ts");
+const { forwardingCost } = await import("./bench/forward-cost.ts");
+
+if (hasFlag("forward-cost")) {
+	process.stdout.write(`${(await forwardingCost((line) => process.stderr.write(`${line}\n`))).table}\n`);
+	process.exit(0);
+}
 const { ExportTraceServiceRequestSchema } = await import("../src/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts");
 const { splitRequest } = await import("../src/ingest/split.ts");
 const { PartStore } = await import("../src/assembler/part-store.ts");
@@ -198,7 +204,9 @@ async function measureCost() {
 	const standard = await standardCost();
 	log("cost: Cloudflare-export-shaped load (JSON, each trace in 4 parts arriving after it was finalized) ...");
 	const cloudflareExport = await cloudflareExportCost();
-	return { standard, cloudflareExport, table: costTable(standard, cloudflareExport), json: { standard: costJson(standard), cloudflareExport: costJson(cloudflareExport) } };
+	// Forwarding and tail sampling (scripts/bench/forward-cost.ts).
+	const forwarding = await forwardingCost(log);
+	return { standard, cloudflareExport, table: `${costTable(standard, cloudflareExport)}\n\n${forwarding.table}`, json: { standard: costJson(standard), cloudflareExport: costJson(cloudflareExport), forwarding: forwarding.results } };
 }
 
 // ---------------------------------------------------------------------------------------------
