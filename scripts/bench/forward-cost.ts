@@ -2,7 +2,7 @@
 //        node scripts/bench.ts --forward-cost (this shape alone).
 // The forwarding shape of the cost measurement: the standard load (64-span traces in 8 parts,
 // protobuf) on fresh `wrangler dev` servers with COUNT_USAGE=true and a local OTLP receiver as the
-// destination, three ways: every trace kept and forwarded; 1 in 10 kept (SAMPLING_RULES) with
+// destination, four ways: no forwarding (the baseline); every trace kept and forwarded; 1 in 10 kept (SAMPLING_RULES) with
 // everything stored; 1 in 10 kept with STORE_TRACES=sampled. Priced per million spans from what the
 // Worker and the objects counted: the Durable Object and R2 line items as in scripts/lib/cost.ts,
 // plus Queue operations (each 64 KB written, read or deleted is one) and the consumer's Worker
@@ -98,13 +98,15 @@ export async function forwardingCost(log: (line: string) => void = () => {}): Pr
 	const url = `http://127.0.0.1:${port}/v1/traces`;
 	const tenth = JSON.stringify([{ name: "rest", sampleRate: 10 }]);
 	try {
+		log("cost: the same load without forwarding (baseline) ...");
+		const none = await run("no forwarding", url, { FORWARD_DESTINATIONS: "" }, () => requests);
 		log("cost: forwarding, every trace kept ...");
 		const all = await run("forward all", url, {}, () => requests);
 		log("cost: forwarding, 1 in 10 kept, everything stored ...");
 		const sampled = await run("1 in 10, store all", url, { SAMPLING_RULES: tenth }, () => requests);
 		log("cost: forwarding, 1 in 10 kept, STORE_TRACES=sampled ...");
 		const stored = await run("1 in 10, STORE_TRACES=sampled", url, { SAMPLING_RULES: tenth, STORE_TRACES: "sampled" }, () => requests);
-		return { results: [all, sampled, stored], table: forwardTable([all, sampled, stored]) };
+		return { results: [none, all, sampled, stored], table: forwardTable([none, all, sampled, stored]) };
 	} finally {
 		receiver.close();
 	}
@@ -116,7 +118,7 @@ function forwardTable(results: ForwardCost[]): string {
 	const rows = [`| forwarding, per million spans (USD) | ${results.map((r) => r.shape).join(" | ")} |`, `|---|${results.map(() => "---|").join("")}`];
 	for (const item of items) rows.push(`| ${item}${item === "workerRequests" ? " (incl. consumer batches)" : ""} | ${results.map((r) => `$${fmt(r.usd[item]!)}`).join(" | ")} |`);
 	rows.push(`| **total** | ${results.map((r) => `**$${fmt(r.usdPerMillionSpans, 3)}**`).join(" | ")} |`);
-	rows.push(`| Queue operations per kept trace | ${results.map((r) => fmt(r.counts.queueOperations / Math.max(1, r.forwardedRequests), 2)).join(" | ")} |`);
+	rows.push(`| Queue operations per OTLP request | ${results.map((r) => fmt(r.counts.queueOperations / Math.max(1, r.forwardedRequests), 2)).join(" | ")} |`);
 	rows.push(`| R2 PUTs per trace | ${results.map((r) => fmt(r.counts.r2ClassA / r.traces, 2)).join(" | ")} |`);
 	rows.push(`| OTLP requests received / traces | ${results.map((r) => `${r.forwardedRequests} / ${r.traces}`).join(" | ")} |`);
 	const outage = outageFigures();
