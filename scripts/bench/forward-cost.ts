@@ -2,9 +2,10 @@
 //        node scripts/bench.ts --forward-cost (this shape alone).
 // The forwarding shape of the cost measurement: the standard load (64-span traces in 8 parts,
 // protobuf) on fresh `wrangler dev` servers with COUNT_USAGE=true and a local OTLP receiver as the
-// destination, four ways: no forwarding (the baseline); every trace kept and forwarded; 1 in 10 kept (SAMPLING_RULES) with
-// everything stored; 1 in 10 kept with STORE_TRACES=sampled. Priced per million spans from what the
-// Worker and the objects counted: the Durable Object and R2 line items as in scripts/lib/cost.ts,
+// destination, four ways: no forwarding (the baseline); every trace kept and forwarded; 1 in 10
+// kept (SAMPLING_RULES) with everything stored; 1 in 10 kept with STORE_TRACES=sampled. Priced per
+// million spans from what the Worker and the objects counted: the Durable Object and R2 line items
+// as in scripts/lib/cost.ts,
 // plus Queue operations (each 64 KB written, read or deleted is one) and the consumer's Worker
 // requests (one per batch). The consumer's CPU time is not counted here (a few ms per batch).
 import { createServer } from "node:http";
