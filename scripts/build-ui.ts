@@ -35,6 +35,8 @@ export async function buildViewer(options: { quiet?: boolean } = {}): Promise<{ 
 	// index.html sits at the assets root: the single-page-application fallback serves it for every
 	// /ui/... path that is not a file (deep links such as /ui/trace/<id>).
 	files.set("index.html", readFileSync(join(UI, "index.html")));
+	// The viewer's security headers (CSP, nosniff, no referrer, no framing), applied by the assets server.
+	files.set("_headers", readFileSync(join(UI, "_headers")));
 	let gzipBytes = 0;
 	for (const [name, contents] of files) {
 		if (/\.(js|css)$/.test(name)) gzipBytes += gzipSync(contents, { level: 9 }).length;

@@ -1,7 +1,8 @@
 // Bearer-token authentication (or HTTP basic auth with the token as the password). AUTH_TOKENS is a secret: `token`, `token=tenant` or
 // `token=tenant:scope` entries separated by commas (scope `read`, `ingest` or `all`), or a JSON
-// array of {"token", "tenant"?, "scope"?}. Tokens are compared as SHA-256 digests with a
-// constant-time comparison, and never logged.
+// array of {"token", "tenant"?, "scope"?}. An entry splits at its last '=' that is followed by a
+// tenant name, so base64 tokens keep their '=' padding. Tokens are compared as SHA-256 digests
+// with a constant-time comparison, and never logged.
 import type { Config } from "./config";
 import { ConfigError, TENANT_NAME } from "./config";
 import { AssemblerError } from "./errors";
@@ -21,12 +22,21 @@ interface TokenEntry {
 
 const parsed = new WeakMap<Config, Promise<TokenEntry[]>>();
 
-/** Who is calling; throws 401 (no or unknown token) or 403 (token without the needed scope). */
-export async function authenticate(request: Request, config: Config, needs: "read" | "ingest"): Promise<Principal> {
-	const token = presentedToken(request);
+export interface AuthOptions {
+	/** Accept the token in `Sec-WebSocket-Protocol` (only the live WebSocket route: browsers cannot set headers there). */
+	webSocket?: boolean;
+}
+
+/** Who is calling; throws "unauthenticated" (no or unknown token) or "forbidden" (token without the needed scope). */
+export async function authenticate(request: Request, config: Config, needs: "read" | "ingest", options: AuthOptions = {}): Promise<Principal> {
+	const token = presentedToken(request, options.webSocket ?? false);
 	const entries = await tokenEntries(config);
 	if (token === undefined) {
-		if (config.allowAnonymous) return { tenant: "", scope: "all" };
+		if (config.allowAnonymous === "all") return { tenant: "", scope: "all" };
+		if (config.allowAnonymous === "read") {
+			if (needs === "read") return { tenant: "", scope: "read" };
+			throw new AssemblerError("unauthenticated", "authentication required to send spans: ALLOW_ANONYMOUS=read lets token-less callers read only; send Authorization: Bearer <token> with a token from AUTH_TOKENS");
+		}
 		throw new AssemblerError(
 			"unauthenticated",
 			entries.length === 0
@@ -41,7 +51,7 @@ export async function authenticate(request: Request, config: Config, needs: "rea
 		if (crypto.subtle.timingSafeEqual(entry.digest, digest)) match ??= entry.principal;
 	}
 	if (!match) {
-		if (config.allowAnonymous && entries.length === 0) return { tenant: "", scope: "all" };
+		if (config.allowAnonymous === "all" && entries.length === 0) return { tenant: "", scope: "all" };
 		throw new AssemblerError("unauthenticated", "invalid token: the bearer token is not one of AUTH_TOKENS");
 	}
 	if (match.scope !== "all" && match.scope !== needs) {
@@ -50,15 +60,19 @@ export async function authenticate(request: Request, config: Config, needs: "rea
 	return match;
 }
 
-/** The bearer token from `Authorization`, or from `Sec-WebSocket-Protocol: bearer, <token>` (browsers cannot set headers on a WebSocket). */
-export function presentedToken(request: Request): string | undefined {
+/**
+ * The bearer token from `Authorization`, or (`webSocket`, the live route only) from
+ * `Sec-WebSocket-Protocol: bearer, <token>`: browsers cannot set headers on a WebSocket, and
+ * anywhere else a token in that header is one more place for it to leak into logs.
+ */
+export function presentedToken(request: Request, webSocket = false): string | undefined {
 	const header = request.headers.get("authorization");
 	if (header) {
 		const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
 		if (match) return match[1];
 		return basicPassword(header) ?? "";
 	}
-	const protocols = request.headers.get("sec-websocket-protocol");
+	const protocols = webSocket ? request.headers.get("sec-websocket-protocol") : null;
 	if (protocols) {
 		const parts = protocols.split(",").map((p) => p.trim());
 		const index = parts.indexOf("bearer");
@@ -116,7 +130,7 @@ export function parseAuthTokens(raw: string): { token: string; principal: Princi
 		for (const entry of text.split(",")) {
 			const trimmed = entry.trim();
 			if (!trimmed) continue;
-			const eq = trimmed.indexOf("=");
+			const eq = tenantSeparator(trimmed);
 			if (eq < 0) {
 				items.push({ token: trimmed });
 				continue;
@@ -137,6 +151,20 @@ export function parseAuthTokens(raw: string): { token: string; principal: Princi
 		}
 		return { token: item.token, principal: { tenant, scope } };
 	});
+}
+
+/**
+ * Where `token=tenant[:scope]` splits: the last '=' followed by something shaped like a tenant
+ * (and scope), so `dG9rZW4=` (base64 padding) is a token without a tenant and `dG9rZW4==acme` is
+ * `dG9rZW4=` for tenant acme. -1 when the entry is a bare token. A token that itself contains '='
+ * followed by letters cannot be told apart: use the JSON form for it.
+ */
+function tenantSeparator(entry: string): number {
+	const eq = entry.lastIndexOf("=");
+	if (eq <= 0) return -1;
+	const rest = entry.slice(eq + 1);
+	if (rest === "") return -1;
+	return /^[^:=]*(:[^:=]*)?$/.test(rest) ? eq : -1;
 }
 
 async function sha256(text: string): Promise<ArrayBuffer> {

@@ -16,7 +16,11 @@ export interface Config {
 	retentionMs: number;
 	/** How many trace objects one ingest request talks to at once. */
 	ingestConcurrency: number;
-	allowAnonymous: boolean;
+	/**
+	 * Token-less callers: refused (false), read-only on the default tenant ("read"), or anything on
+	 * the default tenant ("all", from "true": only allowed without AUTH_TOKENS, i.e. local use).
+	 */
+	allowAnonymous: false | "read" | "all";
 	/** Raw AUTH_TOKENS secret; parsed by auth.ts. */
 	authTokens: string;
 	/** Spans beyond this many in one trace are rejected (partial success) and counted as dropped. */
@@ -33,8 +37,28 @@ export interface Config {
 	tailTenant: string;
 	/** How long a closed span of a still-running invocation may wait before the consumer sends it. */
 	tailFlushIntervalMs: number;
+	/**
+	 * What the tail consumer does with an outside caller's `traceparent` request header (anyone can
+	 * send one): merge once the claimed parent span exists in the parent trace, always, or never.
+	 */
+	tailStitchExternal: "verified" | "always" | "never";
+	/** Whether the tail consumer replaces query values in recorded URLs with "REDACTED". */
+	tailRedactQuery: boolean;
+	// The search index's partitions (src/search/), issue 17.
+	/** Width of an index time window (one set of partition objects per tenant and window). */
+	searchPartitionMs: number;
+	/** A partition writing more entries per second than this splits the window's further writes over more shards. */
+	searchShardMaxWritesPerS: number;
+	/** A partition storing more bytes than this splits likewise. */
+	searchShardMaxBytes: number;
+	/** Index windows older than this delete themselves; searches do not look past it. */
+	indexRetentionMs: number;
+	/** A failing index write is retried this long, then the trace is counted as unindexed. */
+	indexRetryMs: number;
 	/** Tail sampling and forwarding (src/forward/config.ts). */
 	forward: ForwardConfig;
+	/** TraceQL metrics: the longest range one query may cover (Tempo 3.0's default: 24 h). */
+	metricsMaxRangeMs: number;
 }
 
 export interface ConfigEnv extends ForwardEnv {
@@ -53,6 +77,14 @@ export interface ConfigEnv extends ForwardEnv {
 	STITCH_LINKS?: string | boolean;
 	TAIL_TENANT?: string;
 	TAIL_FLUSH_INTERVAL_MS?: string | number;
+	TAIL_STITCH_EXTERNAL?: string;
+	TAIL_REDACT_QUERY?: string | boolean;
+	SEARCH_PARTITION_MS?: string | number;
+	SEARCH_SHARD_MAX_WRITES_PER_S?: string | number;
+	SEARCH_SHARD_MAX_BYTES?: string | number;
+	INDEX_RETENTION_MS?: string | number;
+	INDEX_RETRY_MS?: string | number;
+	METRICS_MAX_RANGE_MS?: string | number;
 }
 
 /** A bad variable; the HTTP edge answers 500 "server misconfigured: <message>". */
@@ -76,7 +108,7 @@ export function loadConfig(env: ConfigEnv): Config {
 			minRewriteIntervalMs: integer(env, "MIN_REWRITE_INTERVAL_MS", 1_000, 0),
 			retentionMs: integer(env, "RETENTION_MS", 86_400_000, 0),
 			ingestConcurrency: integer(env, "INGEST_CONCURRENCY", 16, 1),
-			allowAnonymous: boolean(env, "ALLOW_ANONYMOUS", false),
+			allowAnonymous: anonymous(env),
 			authTokens: typeof env.AUTH_TOKENS === "string" ? env.AUTH_TOKENS : "",
 			maxSpansPerTrace: integer(env, "MAX_SPANS_PER_TRACE", 50_000, 1),
 			maxTraceBytes: integer(env, "MAX_TRACE_BYTES", 16 * 1024 * 1024, 1024),
@@ -85,7 +117,15 @@ export function loadConfig(env: ConfigEnv): Config {
 			stitchLinks: boolean(env, "STITCH_LINKS", true),
 			tailTenant: tenant(env, "TAIL_TENANT"),
 			tailFlushIntervalMs: integer(env, "TAIL_FLUSH_INTERVAL_MS", 5_000, 10),
+			tailStitchExternal: oneOf(env, "TAIL_STITCH_EXTERNAL", ["verified", "always", "never"] as const),
+			tailRedactQuery: boolean(env, "TAIL_REDACT_QUERY", false),
+			searchPartitionMs: integer(env, "SEARCH_PARTITION_MS", 3_600_000, 1_000),
+			searchShardMaxWritesPerS: integer(env, "SEARCH_SHARD_MAX_WRITES_PER_S", 250, 1),
+			searchShardMaxBytes: integer(env, "SEARCH_SHARD_MAX_BYTES", 1_000_000_000, 1_000_000),
+			indexRetentionMs: integer(env, "INDEX_RETENTION_MS", 30 * 86_400_000, 1_000),
+			indexRetryMs: integer(env, "INDEX_RETRY_MS", 86_400_000, 0),
 			forward: loadForwardConfig(env),
+			metricsMaxRangeMs: integer(env, "METRICS_MAX_RANGE_MS", 86_400_000, 1_000),
 		};
 		cache.set(env, config);
 	}
@@ -100,6 +140,26 @@ export function configFor(env: ConfigEnv): Config {
 		if (e instanceof ConfigError) console.error(`trace-assembler: ${e.message}`);
 		throw e;
 	}
+}
+
+function anonymous(env: ConfigEnv): false | "read" | "all" {
+	const raw = env.ALLOW_ANONYMOUS;
+	if (raw === "read") return "read";
+	let open: boolean;
+	try {
+		open = boolean(env, "ALLOW_ANONYMOUS", false);
+	} catch {
+		throw new ConfigError(`ALLOW_ANONYMOUS must be "true", "read" or "false" (got ${JSON.stringify(raw)})`);
+	}
+	if (!open) return false;
+	// Tokens say the deployment is protected; "true" beside them would hand every token-less caller
+	// full read and write on the default tenant. Refused rather than guessed at.
+	if (typeof env.AUTH_TOKENS === "string" && env.AUTH_TOKENS.trim() !== "") {
+		throw new ConfigError(
+			'ALLOW_ANONYMOUS=true cannot be combined with AUTH_TOKENS (token-less callers would get full read and write on the default tenant): set ALLOW_ANONYMOUS=read for anonymous read-only access, or "false"',
+		);
+	}
+	return "all";
 }
 
 function integer(env: ConfigEnv, name: keyof ConfigEnv, fallback: number, min: number): number {
@@ -118,6 +178,14 @@ function boolean(env: ConfigEnv, name: keyof ConfigEnv, fallback: boolean): bool
 	if (raw === true || raw === "true") return true;
 	if (raw === false || raw === "false") return false;
 	throw new ConfigError(`${name} must be "true" or "false" (got ${JSON.stringify(raw)})`);
+}
+
+/** One of `values`; the first is the default. */
+function oneOf<const T extends string>(env: ConfigEnv, name: keyof ConfigEnv, values: readonly T[]): T {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return values[0]!;
+	if (typeof raw === "string" && (values as readonly string[]).includes(raw)) return raw as T;
+	throw new ConfigError(`${name} must be one of ${values.map((v) => `"${v}"`).join(", ")} (got ${JSON.stringify(raw)})`);
 }
 
 function list(env: ConfigEnv, name: keyof ConfigEnv, fallback: string[]): string[] {

@@ -2,6 +2,7 @@ import type { ConfigEnv } from "./config";
 import type * as self from "./env";
 import type { TraceAssembler } from "./assembler/trace-object";
 import type { SearchPartition } from "./search/partition";
+import type { IndexDirectory } from "./search/directory";
 import type { ForwardMessage, DeadLetter } from "./forward/message";
 import type { ForwardStats } from "./forward/stats";
 
@@ -9,8 +10,10 @@ import type { ForwardStats } from "./forward/stats";
 export interface Env extends ConfigEnv {
 	TRACE_ASSEMBLER: DurableObjectNamespace<TraceAssembler>;
 	TRACES: R2Bucket;
-	/** The search index: one object per tenant, hour and shard (src/search/partitions.ts). */
+	/** The search index: one object per tenant, time window and shard (src/search/partitions.ts). */
 	SEARCH_PARTITION: DurableObjectNamespace<SearchPartition>;
+	/** Each tenant's index directory: its windows' shard counts, its unindexed traces (src/search/directory.ts). */
+	INDEX_DIRECTORY: DurableObjectNamespace<IndexDirectory>;
 	/** "true" counts billed units in memory and serves them at GET /debug/usage (src/metering/usage.ts). */
 	COUNT_USAGE?: string;
 	/** Forwarding (src/forward/): the queue kept traces travel on, its dead letters, and the counters. */

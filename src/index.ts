@@ -13,11 +13,13 @@ import { errorResponse } from "./http/respond";
 import { preflight, withCors } from "./http/cors";
 import { loadConfig } from "./config";
 import { tailStream } from "./tail/consumer";
+import { handleMetrics } from "./tempo/metrics-route";
 import { handleSearch } from "./tempo/search-route";
 import { handleTagsV1, handleTagsV2, handleTagValues } from "./tempo/tags-route";
 import { handleTempoTrace } from "./tempo/trace-by-id";
 import { handleEcho, handleBuildInfo } from "./tempo/status-route";
 import { handleUsage } from "./http/usage-route";
+import { handleIndexStatus } from "./http/index-status-route";
 import { countUsage, enableUsageCounting } from "./metering/usage";
 import { forwardBatch } from "./forward/consumer";
 import type { ForwardMessage } from "./forward/message";
@@ -25,6 +27,7 @@ import { handleForwardingStatus } from "./forward/status-route";
 
 export { TraceAssembler } from "./assembler/trace-object";
 export { SearchPartition } from "./search/partition";
+export { IndexDirectory } from "./search/directory";
 export { ForwardStats } from "./forward/stats";
 
 const router = Router<Request & { params: Record<string, string> }, [Env, ExecutionContext]>({
@@ -45,6 +48,8 @@ router
 	// Grafana's Tempo data source (the Tempo HTTP API, read scope).
 	.get("/api/echo", (request, env) => handleEcho(request, env))
 	.get("/api/status/buildinfo", (request, env) => handleBuildInfo(request, env))
+	// The search index's windows, shards and unindexed traces (issue 17): the caller's tenant only.
+	.get("/api/status/index", (request, env) => handleIndexStatus(request, env))
 	.get("/api/v2/traces/:traceId", (request, env) => handleTempoTrace(request, env, request.params.traceId!, "v2"))
 	.get("/api/traces/:traceId", (request, env) => handleTempoTrace(request, env, request.params.traceId!, "v1"))
 	.get("/api/status/forwarding", (request, env) => handleForwardingStatus(request, env))
@@ -53,8 +58,9 @@ router
 	.get("/api/v2/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v2"))
 	.get("/api/search/tags", (request, env) => handleTagsV1(request, env))
 	.get("/api/search/tag/:tag/values", (request, env) => handleTagValues(request, env, request.params.tag!, "v1"))
-	// Grafana sends TraceQL metrics (`| rate()` ...) here: out of scope, said plainly.
-	.get("/api/metrics/*", () => errorResponse(new HttpError(400, "TraceQL metrics (| rate(), | count_over_time(), ...) are not supported: search with one spanset, {...}")))
+	// TraceQL metrics (`| rate()` ...): Grafana's Traces Drilldown and metrics queries in Explore.
+	.get("/api/metrics/query_range", (request, env) => handleMetrics(request, env, "range"))
+	.get("/api/metrics/query", (request, env) => handleMetrics(request, env, "instant"))
 	.all("/api/*", (request) => (request.method === "GET" ? errorResponse(new HttpError(404, `no route for GET ${new URL(request.url).pathname}`)) : methodNotAllowed("GET")))
 	.get("/debug/usage", (request, env) => handleUsage(request, env))
 	.get("/", (request) => handleRoot(request))

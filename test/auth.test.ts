@@ -44,7 +44,7 @@ describe("authentication", () => {
 
 	it("rejects invalid configuration with a message naming the variable", () => {
 		expect(() => loadConfig({ QUIET_PERIOD_MS: "soon" })).toThrow(/QUIET_PERIOD_MS must be a whole number/);
-		expect(() => loadConfig({ ALLOW_ANONYMOUS: "yes" })).toThrow(/ALLOW_ANONYMOUS must be "true" or "false"/);
+		expect(() => loadConfig({ ALLOW_ANONYMOUS: "yes" })).toThrow(/ALLOW_ANONYMOUS must be "true", "read" or "false"/);
 		expect(new HttpError(401, "x").status).toBe(401);
 	});
 });

@@ -13,41 +13,11 @@ import { FLUSH_SPANS, MAX_ATTRIBUTES_PER_SPAN, MAX_BUFFERED_BYTES, MAX_EVENTS_PE
 import type { Span } from "../src/gen/opentelemetry/proto/trace/v1/trace_pb";
 import type { Env } from "../src/env";
 import { finalizeNow, getTrace, postTraces, jsonRequest, randomHex, readTrace } from "./helpers";
+import { invoke, open } from "./tail-invoke";
 
 const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 type AnyEvent = TailStream.EventType;
 type Handler = TailStream.TailEventHandler;
-
-/** Opens an invocation on the consumer as the runtime would; `send` streams its events. */
-function open(traceId: string, parentSpanId: string | undefined, onset: Omit<TailStream.Onset, "type">, workerEnv: Env = env) {
-	const ctx = createExecutionContext();
-	const invocationId = randomHex(16);
-	let sequence = 0;
-	let clock = Date.now();
-	const tail = <E extends AnyEvent>(spanId: string | undefined, event: E): TailStream.TailEvent<E> => ({
-		invocationId,
-		spanContext: { traceId, ...(spanId ? { spanId } : {}) },
-		timestamp: new Date((clock += 3)),
-		sequence: sequence++,
-		event,
-	});
-	const handler = worker.tailStream!(tail(parentSpanId, { type: "onset", ...onset } as TailStream.Onset), workerEnv, ctx);
-	expect(typeof handler).toBe("function");
-	return {
-		ctx,
-		send: async (events: [spanId: string, event: AnyEvent][]) => {
-			for (const [spanId, event] of events) await (handler as Handler)(tail(spanId, event));
-		},
-	};
-}
-
-/** One whole invocation, then waits for its flushes. */
-async function invoke(traceId: string, parentSpanId: string | undefined, onset: Omit<TailStream.Onset, "type">, events: [spanId: string, event: AnyEvent][]): Promise<void> {
-	const invocation = open(traceId, parentSpanId, onset);
-	await invocation.send(events);
-	await waitOnExecutionContext(invocation.ctx);
-}
-
 const attr = (span: Pick<Span, "attributes">, key: string) => {
 	const value = span.attributes.find((a) => a.key === key)?.value?.value;
 	if (value?.case === "arrayValue") return value.value.values.map((v) => v.value.value);
@@ -61,6 +31,8 @@ describe("streaming tail consumer", () => {
 		const external = randomHex(16);
 		const callerSpan = randomHex(8);
 		const producer = (env as unknown as { TAIL_PRODUCER: Fetcher }).TAIL_PRODUCER;
+		// The external caller exports its own span (TAIL_STITCH_EXTERNAL=verified merges under a span that exists).
+		expect((await postTraces(jsonRequest([{ traceId: external, spanId: callerSpan, name: "POST /checkout", kind: 3, service: "browser" }]))).status).toBe(200);
 		const response = await producer.fetch("https://shop.example/checkout?sold-out", { headers: { traceparent: `00-${external}-${callerSpan}-01` } });
 		expect(response.status).toBe(503);
 		await response.text();
@@ -74,6 +46,7 @@ describe("streaming tail consumer", () => {
 		for (const { span } of spans) expect(hex(span.traceId)).toBe(external);
 		const invocations = spans.filter((s) => attr(s.span, "faas.invocation_id")).map((s) => s.span);
 		expect(invocations).toHaveLength(3);
+		expect(attr(byId.get(callerSpan)!, "faas.invocation_id")).toBeUndefined();
 		const ancestry = (span: Span | undefined): string[] => (span ? [...ancestry(byId.get(hex(span.parentSpanId))), span.name] : []);
 
 		// The producer's invocation hangs under the external caller's span, its traceparent recorded.
@@ -93,9 +66,9 @@ describe("streaming tail consumer", () => {
 		// The callee under the producer's service-binding fetch; the object under its
 		// durable_object_subrequest, with its storage calls as children and its exception.
 		const callee = invocations.find((s) => attr(s, "url.full") === "https://cart/items")!;
-		expect(ancestry(callee)).toEqual(["fetch", "fetch", "fetch"]);
+		expect(ancestry(callee)).toEqual(["POST /checkout", "fetch", "fetch", "fetch"]);
 		const object = invocations.find((s) => attr(s, "cloudflare.execution_model") === "durableObject")!;
-		expect(ancestry(object)).toEqual(["fetch", "durable_object_subrequest", "fetch", "fetch"]);
+		expect(ancestry(object)).toEqual(["POST /checkout", "fetch", "durable_object_subrequest", "fetch", "fetch"]);
 		expect(attr(object, "cloudflare.entrypoint")).toBe("Inventory");
 		expect(attr(object, "cloudflare.durable_object.id")).toMatch(/^[0-9a-f]{64}$/);
 		expect(attr(byId.get(hex(object.parentSpanId))!, "url.full")).toBe("https://inventory/reserve?sold-out");
@@ -247,6 +220,7 @@ describe("streaming tail consumer", () => {
 		const trace = randomHex(16);
 		const root = randomHex(8);
 		const [external, callerSpan] = [randomHex(16), randomHex(8)];
+		await postTraces(jsonRequest([{ traceId: external, spanId: callerSpan, kind: 3, service: "browser" }]));
 		const invocation = open(trace, undefined, fetchOnset(root, [{ name: "traceparent", value: `00-${external}-${callerSpan}-01` }]));
 		for (let i = 0; i < FLUSH_SPANS; i++) {
 			const id = randomHex(8);
@@ -257,11 +231,11 @@ describe("streaming tail consumer", () => {
 		// trace: the onset's traceparent joined the two before the span recording it was sent.
 		const early = await readTrace(external);
 		expect(early.status).toBe("partial");
-		expect(early.trace.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans))).toHaveLength(FLUSH_SPANS);
+		expect(early.trace.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans))).toHaveLength(FLUSH_SPANS + 1);
 
 		await invocation.send([[root, { type: "outcome", outcome: "ok", cpuTime: 0, wallTime: 0 }]]);
 		await waitOnExecutionContext(invocation.ctx);
-		expect(await spansOf(external)).toHaveLength(FLUSH_SPANS + 1);
+		expect(await spansOf(external)).toHaveLength(FLUSH_SPANS + 2);
 	});
 
 	it("sends a closed span of an idle invocation after the flush interval, with no further event", async () => {

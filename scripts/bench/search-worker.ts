@@ -9,10 +9,12 @@ import worker from "../../src/index";
 import type { Env } from "../../src/env";
 import { TracesDataSchema } from "../../src/gen/opentelemetry/proto/trace/v1/trace_pb";
 import { buildEntry } from "../../src/search/entry";
-import { partitionFor, partitionHour, partitionName, SEARCH_SHARDS } from "../../src/search/partitions";
+import { loadConfig } from "../../src/config";
+import { partitionName, shardsOf } from "../../src/search/partitions";
+import { partitionOf, windowForWrite, windowsForRead } from "../../src/search/shard-cache";
 import { EntryState, rowOf, sortKeyOf, type IndexRow } from "../../src/search/row";
 
-export { TraceAssembler, SearchPartition } from "../../src/index";
+export { TraceAssembler, SearchPartition, IndexDirectory } from "../../src/index";
 
 const hex = (n: bigint, digits: number) => n.toString(16).padStart(digits, "0");
 /** A well-mixed 64-bit value of i (splitmix64), so ids look random and are reproducible. */
@@ -86,27 +88,60 @@ export default {
 			const tenant = url.searchParams.get("tenant") ?? "";
 			const byPartition = new Map<string, IndexRow[]>();
 			const now = Date.now();
+			const width = loadConfig(env).searchPartitionMs;
 			for (let i = from; i < from + count; i++) {
 				const trace = benchTrace(i, total, endMs);
-				const name = partitionFor(tenant, trace.traceId, trace.startMs, now);
+				const name = await partitionOf(env, tenant, trace.traceId, trace.startMs, width);
 				let rows = byPartition.get(name);
 				if (!rows) byPartition.set(name, (rows = []));
 				rows.push(rowOf(buildEntry(trace.traceId, trace.bytes), EntryState.Final, now, sortKeyOf(BigInt(trace.startMs) * 1_000_000n)));
 			}
 			let written = 0;
-			for (const [name, rows] of byPartition) written += (await env.SEARCH_PARTITION.getByName(name).put(rows)).rowsWritten;
+			for (const [name, rows] of byPartition) {
+				const [, , start, shard] = name.split("/");
+				const window = await windowForWrite(env, tenant, Number(start), width);
+				written += (await env.SEARCH_PARTITION.getByName(name).put(rows, { tenant, window, shard: Number(shard) })).rowsWritten;
+			}
 			return Response.json({ written });
 		}
+		if (url.pathname === "/bench/partition-load" && request.method === "POST") {
+			// `--scale`: one partition takes single-entry writes (as trace objects send them) from
+			// `concurrency` callers for `seconds`; the entry is the posted trace's, under fresh trace ids.
+			const seconds = Number(url.searchParams.get("seconds") ?? "5");
+			const concurrency = Number(url.searchParams.get("concurrency") ?? "16");
+			const trace = new Uint8Array(await request.arrayBuffer());
+			const template = rowOf(buildEntry(hex(mix(1n), 32), trace), EntryState.Final, Date.now(), sortKeyOf(BigInt(Date.now()) * 1_000_000n));
+			const now = Date.now();
+			const window = { startMs: now - (now % 3_600_000), endMs: now - (now % 3_600_000) + 3_600_000, steps: [{ fromMs: now - (now % 3_600_000), shards: 1 }] };
+			const name = `index/scale-bench-${now}/${window.startMs}/0`;
+			const stub = env.SEARCH_PARTITION.getByName(name);
+			let writes = 0;
+			let next = 0;
+			const started = Date.now();
+			await Promise.all(
+				Array.from({ length: concurrency }, async () => {
+					while (Date.now() - started < seconds * 1000) {
+						const i = next++;
+						const row = { ...template, traceId: hex(mix(BigInt(i) + 99n), 16) + hex(mix(BigInt(i)), 16), sortKey: sortKeyOf(BigInt(started) * 1_000_000n + BigInt(i)) };
+						await stub.put([row], { tenant: "scale-bench", window, shard: 0 });
+						writes++;
+					}
+				}),
+			);
+			const elapsed = (Date.now() - started) / 1000;
+			const stats = await stub.stats();
+			return Response.json({ writes, seconds: elapsed, writesPerSecond: writes / elapsed, rows: stats.rows, bytes: stats.bytes, entryBytes: template.entry.length + template.terms.length });
+		}
 		if (url.pathname === "/bench/rows") {
-			// Rows written by entry writes and rows held, over the partitions of the given hours.
+			// Rows written by entry writes and rows held, over the partitions of the given windows.
 			const tenant = url.searchParams.get("tenant") ?? "";
 			const fromMs = Number(url.searchParams.get("fromMs"));
 			const toMs = Number(url.searchParams.get("toMs"));
 			let rowsWritten = 0;
 			let rows = 0;
-			for (let hour = partitionHour(fromMs); hour <= partitionHour(toMs); hour++) {
-				for (let shard = 0; shard < SEARCH_SHARDS; shard++) {
-					const stats = await env.SEARCH_PARTITION.getByName(partitionName(tenant, hour, shard)).stats();
+			for (const window of await windowsForRead(env, tenant, fromMs, toMs)) {
+				for (let shard = 0; shard < shardsOf(window); shard++) {
+					const stats = await env.SEARCH_PARTITION.getByName(partitionName(tenant, window.startMs, shard)).stats();
 					rowsWritten += stats.rowsWritten;
 					rows += stats.rows;
 				}

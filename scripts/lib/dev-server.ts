@@ -13,6 +13,8 @@ export interface DevServerOptions {
 	/** State directory; reuse it across restarts to keep Durable Objects and R2. */
 	persistTo?: string;
 	port?: number;
+	/** The directory wrangler runs in (default: the repository's root); relative `configs` are read from it. */
+	cwd?: string;
 	/** Where wrangler's output goes (default: discarded unless DEV_SERVER_LOG=1). */
 	onOutput?: (text: string) => void;
 }
@@ -74,7 +76,7 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
 		...Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
 	];
 	const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
-		cwd: ROOT,
+		cwd: options.cwd ?? ROOT,
 		detached: true,
 		stdio: ["ignore", "pipe", "pipe"],
 		env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },

@@ -59,6 +59,11 @@ export class Finalizer {
 
 	async finalize(address: TraceAddress): Promise<void> {
 		const { store, env } = this.#t;
+		// A claim held for verification (TAIL_STITCH_EXTERNAL=verified) is decided before the write.
+		if (store.state.claim && (await this.#merge().settleClaim(address))) {
+			await this.#merge().moveToParentOrRetry();
+			return;
+		}
 		const upTo = store.lastSeq;
 		const key = traceKey(address);
 		let trace: Uint8Array;
@@ -76,7 +81,7 @@ export class Finalizer {
 			}
 			const parts = store.pending.filter((span) => span.seq <= upTo);
 			trace = assembleTrace(stored?.trace, parts);
-			summary = summarizeTrace(trace);
+			summary = summarizeTrace(trace, address.traceId);
 			// Tail sampling: decide (or recall) and queue the kept spans before the write (src/forward/).
 			plan = await this.#t.forward.beforeWrite(address, stored, trace, parts, upTo);
 			if (plan.store) {

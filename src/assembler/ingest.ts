@@ -4,7 +4,7 @@
 import { reopenedFrame, spansFrame } from "../live/messages";
 import { spanIdentity } from "../otlp/span-facts";
 import { forEachSpan } from "../otlp/wire";
-import { detectStitch, type StitchOptions } from "../stitch/detect";
+import { detectStitch } from "../stitch/detect";
 import type { TraceAddress } from "../trace-address";
 import { assembleTrace } from "./assemble";
 import type { TraceContext } from "./context";
@@ -17,17 +17,11 @@ export class Intake {
 	readonly #t: TraceContext;
 	readonly #finalizer: Finalizer;
 	readonly #merge: MergeOutbox;
-	readonly #stitchOptions: StitchOptions;
 
 	constructor(context: TraceContext, finalizer: Finalizer, merge: MergeOutbox) {
 		this.#t = context;
 		this.#finalizer = finalizer;
 		this.#merge = merge;
-		const encoder = new TextEncoder();
-		this.#stitchOptions = {
-			attributeKeys: context.config.stitchAttributes.map((key) => encoder.encode(key)),
-			links: context.config.stitchLinks,
-		};
 	}
 
 	/** Stores a TracesData of this trace's spans; resolves once they are durable. */
@@ -36,11 +30,13 @@ export class Intake {
 		forEachSpan(batch, (resourceHead, scopeHead, body) => {
 			incoming.push({ resourceHead, scopeHead, body, identity: spanIdentity(body) });
 		});
+		// What the trace held before this part: a root among it is not re-parented by a claim in it.
+		const earlier = this.#t.store.lastSeq;
 		const { added, dropped } = await this.accept(address, incoming, batch);
 		if (added.length > 0 && !this.#merge.mergedInto) {
 			for (const span of added) {
-				const candidate = detectStitch(span, this.#stitchOptions);
-				if (candidate) this.#merge.considerStitch(address, candidate);
+				const candidate = detectStitch(span, this.#merge.stitchOptions);
+				if (candidate) await this.#merge.consider(address, candidate, earlier);
 			}
 		}
 		if (this.#merge.mergedInto) await this.#merge.moveToParentOrRetry();

@@ -4,8 +4,11 @@
 // arrive here through `adopt`, rewritten into this trace, or pass on up a chain of merges.
 import { mergedFrame, redirectFrame } from "../live/messages";
 import { spanIdentity } from "../otlp/span-facts";
-import { forEachSpan, fromHex, TracesDataWriter } from "../otlp/wire";
-import type { StitchCandidate } from "../stitch/detect";
+import { equalBytes, forEachSpan, fromHex, TracesDataWriter } from "../otlp/wire";
+import { detectStitch, type StitchCandidate, type StitchOptions } from "../stitch/detect";
+import { readSpanFacts } from "../otlp/span-facts";
+import { concatBytes, toHex } from "../otlp/wire";
+import { MAX_MERGE_HOPS } from "./types";
 import { moveSpan } from "../stitch/rewrite";
 import { objectName, traceKey, type TraceAddress } from "../trace-address";
 import { assembleChunks } from "./assemble";
@@ -13,7 +16,7 @@ import type { TraceContext } from "./context";
 import type { Finalizer } from "./finalize";
 import type { IncomingSpan } from "./part-store";
 import { putCounted, readStoredTrace } from "./stored-trace";
-import type { AdoptMessage, AdoptResult, MergeRecord, Refusal } from "./types";
+import type { AdoptMessage, AdoptResult, MergeRecord, Refusal, StitchResult } from "./types";
 
 /** Spans move between objects in RPC messages of about this size. */
 const MOVE_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -21,16 +24,125 @@ const MOVE_CHUNK_BYTES = 4 * 1024 * 1024;
 const OUTBOX_RETRY_MS = 5_000;
 /** A merge chain longer than this is refused (producers' context is broken somewhere). */
 const MAX_CHAIN = 32;
+/**
+ * The state lists at most this many traces merged in (the first ones): every merge adds ≈ 45 bytes
+ * to the read headers and the state row, and a list without a bound would outgrow the 128 KB
+ * response header limit and then the 2 MB row. The count of all of them is read from the spans.
+ */
+export const MAX_LISTED_MERGES = 100;
 
 export class MergeOutbox {
 	readonly #t: TraceContext;
 	readonly #finalizer: Finalizer;
 	/** Moves to the parent trace run one after another; concurrent ingests queue behind. */
 	#moving: Promise<void> = Promise.resolve();
+	readonly #stitchOptions: StitchOptions;
 
 	constructor(context: TraceContext, finalizer: Finalizer) {
 		this.#t = context;
 		this.#finalizer = finalizer;
+		const encoder = new TextEncoder();
+		this.#stitchOptions = { attributeKeys: context.config.stitchAttributes.map((key) => encoder.encode(key)), links: context.config.stitchLinks };
+	}
+
+	get stitchOptions(): StitchOptions {
+		return this.#stitchOptions;
+	}
+
+	/**
+	 * A claim found in a span (traceparent or link rule) or sent by the tail consumer. Parts up to
+	 * seq `heldUpTo` are what this object held before the claim's own part arrived.
+	 *
+	 * Two rules guard against a caller that names a trace it does not own (issue 18):
+	 * - A trace that already holds a root span is not re-parented by a later claim from another span,
+	 *   unless that root makes the same claim: a root is where the trace starts, or it names its own
+	 *   caller. A late root that carries the claim still stitches (its trace had no root before).
+	 *   Checked here against the spans in memory, and again against R2's copy when the spans move.
+	 * - A claim marked `verify` (TAIL_STITCH_EXTERNAL=verified) merges only once the claimed parent
+	 *   span exists in the parent trace: checked now, and if it is not there yet, at finalization.
+	 */
+	async consider(address: TraceAddress, candidate: StitchCandidate, heldUpTo: number): Promise<void> {
+		if (candidate.parentTraceId === address.traceId || this.mergedInto) return this.considerStitch(address, candidate);
+		if (this.refusals.some((r) => r.intoTraceId === candidate.parentTraceId)) return;
+		if (candidate.rule !== "hint") {
+			const earlier = this.#t.store.pending.filter((span) => span.seq <= heldUpTo).map((span) => span.body);
+			const conflict = this.#rootConflict(address, candidate, earlier);
+			if (conflict) return this.#refuse(candidate.parentTraceId, conflict);
+		}
+		if (candidate.verify) {
+			if (!(await this.#parentHasSpan(address, candidate))) {
+				// Held, not refused: an outside caller exports its own span after the call returns.
+				if (this.#t.store.state.claim?.parentTraceId !== candidate.parentTraceId) this.#t.store.saveState({ address, claim: { ...candidate, at: Date.now() } });
+				return;
+			}
+			if (this.#t.store.state.claim) this.#t.store.saveState({ claim: undefined });
+		}
+		this.considerStitch(address, candidate);
+	}
+
+	/**
+	 * At finalization: a held claim is decided. Merges (true: the caller moves the spans) when the
+	 * parent span has arrived meanwhile; otherwise refuses it, and the trace is finalized on its own.
+	 */
+	async settleClaim(address: TraceAddress): Promise<boolean> {
+		const claim = this.#t.store.state.claim;
+		if (!claim || this.mergedInto) return false;
+		if (await this.#parentHasSpan(address, claim)) {
+			this.#t.store.saveState({ claim: undefined });
+			this.considerStitch(address, { ...claim, verify: false });
+			return this.mergedInto !== undefined;
+		}
+		const reason = `unverified: span ${claim.parentSpanId} is not in trace ${claim.parentTraceId} (TAIL_STITCH_EXTERNAL=verified)`;
+		console.warn(`TraceAssembler ${address.traceId}: merge into ${claim.parentTraceId} refused: ${reason}`);
+		this.#t.store.saveState({ claim: undefined, refused: this.#withRefusal(claim.parentTraceId, reason) });
+		return false;
+	}
+
+	/**
+	 * Whether this trace holds the span `originTraceId`/`spanId` (the original ids: a span merged in
+	 * keeps them), in memory, in R2's copy, or where this trace was merged to (at most `hops` on).
+	 */
+	async holdsSpan(address: TraceAddress, originTraceId: string, spanId: string, hops: number): Promise<boolean> {
+		const identity = concatBytes([fromHex(originTraceId)!, fromHex(spanId)!]);
+		const { store, env } = this.#t;
+		if (store.has(identity)) return true;
+		const merged = this.mergedInto;
+		if (merged && hops > 0) return this.#parentStub(address, merged).hasSpan(this.#parentAddress(address, merged), originTraceId, spanId, hops - 1);
+		// Memory knows every span since the object last freed its storage; R2 may hold older ones.
+		if (store.stored && !store.state.finalized) return false;
+		const stored = await readStoredTrace(env, address);
+		if (stored?.redirect && hops > 0) {
+			const into = { tenant: address.tenant, traceId: stored.redirect.intoTraceId };
+			return env.TRACE_ASSEMBLER.getByName(objectName(into)).hasSpan(into, originTraceId, spanId, hops - 1);
+		}
+		let found = false;
+		if (stored?.trace) forEachSpan(stored.trace, (_r, _s, body) => (found ||= equalBytes(spanIdentity(body), identity)));
+		return found;
+	}
+
+	async #parentHasSpan(address: TraceAddress, candidate: StitchCandidate): Promise<boolean> {
+		const parent = { tenant: address.tenant, traceId: candidate.parentTraceId };
+		try {
+			return await this.#t.env.TRACE_ASSEMBLER.getByName(objectName(parent)).hasSpan(parent, candidate.parentTraceId, candidate.parentSpanId, MAX_MERGE_HOPS);
+		} catch (e) {
+			// Not verified now; the claim is held and asked again at finalization.
+			console.warn(`TraceAssembler ${address.traceId}: could not verify span ${candidate.parentSpanId} of ${candidate.parentTraceId}:`, e);
+			return false;
+		}
+	}
+
+	/** Why `candidate` may not re-parent this trace, given the spans `bodies` it held before the claim. */
+	#rootConflict(address: TraceAddress, candidate: { parentTraceId: string; claimedBy?: string }, bodies: Iterable<Uint8Array>): string | undefined {
+		for (const body of bodies) {
+			const facts = readSpanFacts(body);
+			if (facts.parentSpanId.length > 0 || toHex(facts.traceId) !== address.traceId) continue;
+			const rootId = toHex(facts.spanId);
+			if (rootId === candidate.claimedBy) continue;
+			const own = detectStitch(body, this.#stitchOptions);
+			if (own?.parentTraceId === candidate.parentTraceId) continue;
+			return `trace already has a root span ${rootId} ${own ? `whose caller is ${own.parentTraceId}` : "(where the trace starts)"}; a claim from span ${candidate.claimedBy ?? "?"} does not re-parent it`;
+		}
+		return undefined;
 	}
 
 	get mergedInto(): MergeRecord | undefined {
@@ -59,6 +171,7 @@ export class MergeOutbox {
 			intoTraceId: candidate.parentTraceId,
 			parentSpanId: candidate.parentSpanId,
 			rule: candidate.rule,
+			...(candidate.claimedBy ? { claimedBy: candidate.claimedBy } : {}),
 			at: Date.now(),
 		};
 		// Recorded first, so a crash before the move is resumed by the alarm (an outbox).
@@ -67,10 +180,13 @@ export class MergeOutbox {
 	}
 
 	/** An explicit hint (POST /v1/stitch): this trace joins `candidate.parentTraceId`. */
-	async stitch(address: TraceAddress, candidate: StitchCandidate): Promise<{ status: "merged"; into: string } | { status: "refused"; reason: string }> {
+	async stitch(address: TraceAddress, candidate: StitchCandidate): Promise<StitchResult> {
 		const merged = this.mergedInto;
 		if (merged && merged.intoTraceId !== candidate.parentTraceId) return { status: "refused", reason: `trace already merged into ${merged.intoTraceId}` };
-		if (!merged) this.considerStitch(address, candidate);
+		if (!merged) await this.consider(address, candidate, this.#t.store.lastSeq);
+		if (!this.mergedInto && this.#t.store.state.claim?.parentTraceId === candidate.parentTraceId) {
+			return { status: "pending", reason: `span ${candidate.parentSpanId} is not in trace ${candidate.parentTraceId} yet: checked again at finalization` };
+		}
 		if (!this.mergedInto) {
 			const refusal = this.refusals.find((r) => r.intoTraceId === candidate.parentTraceId);
 			return { status: "refused", reason: refusal?.reason ?? "refused" };
@@ -130,6 +246,8 @@ export class MergeOutbox {
 		const known = new Map(this.merges.map((m) => [m.traceId, m]));
 		let changed = false;
 		for (const record of records) {
+			// Beyond the cap a merge is neither listed nor announced; its spans still arrive as `spans`.
+			if (known.size >= MAX_LISTED_MERGES) break;
 			if (!known.has(record.traceId)) {
 				known.set(record.traceId, { traceId: record.traceId, intoTraceId: record.intoTraceId, parentSpanId: record.parentSpanId, rule: record.rule });
 				this.#t.live.broadcast(mergedFrame(record.traceId, record.rule));
@@ -148,6 +266,17 @@ export class MergeOutbox {
 		const movedStored = store.state.movedStored ?? false;
 		const stored = movedStored ? undefined : await readStoredTrace(env, address);
 		const pending = store.pending.filter((span) => span.seq <= upTo);
+		if (stored?.trace && merged.rule !== "hint") {
+			// The claim was checked against memory; R2 holds what was finalized before it (also after
+			// this object forgot the trace): a root there is not re-parented either.
+			const bodies: Uint8Array[] = [];
+			forEachSpan(stored.trace, (_r, _s, body) => bodies.push(body));
+			const conflict = this.#rootConflict(address, { parentTraceId: merged.intoTraceId, claimedBy: merged.claimedBy }, bodies);
+			if (conflict) {
+				this.#unmerge(conflict);
+				return;
+			}
+		}
 		if (stored?.trace || pending.length > 0) {
 			const parent = this.#parentStub(address, merged);
 			for (const batch of assembleChunks(stored?.trace, pending, MOVE_CHUNK_BYTES)) {

@@ -11,6 +11,7 @@ import type { TraceAddress } from "../trace-address";
 import { bytesKey } from "./bytes-key";
 import type { MergeRecord, Refusal } from "./types";
 import type { SearchState } from "../search/trace-hooks";
+import type { StitchCandidate } from "../stitch/detect";
 import type { ForwardState } from "../forward/decision";
 
 export interface PendingSpan {
@@ -49,6 +50,8 @@ export interface TraceState extends SearchState, ForwardState {
 	movedStored?: boolean;
 	/** Traces merged into this one. */
 	merges?: MergeRecord[];
+	/** A claim waiting for its parent span to be verified (TAIL_STITCH_EXTERNAL=verified), decided at finalization. */
+	claim?: StitchCandidate & { at: number };
 	refused?: Refusal[];
 }
 
@@ -137,6 +140,11 @@ export class PartStore {
 
 	get lastSeq(): number {
 		return this.#lastSeq;
+	}
+
+	/** Whether a span of this identity (original trace id + span id, 24 bytes) was stored here. */
+	has(identity: Uint8Array): boolean {
+		return this.#seen.has(bytesKey(identity));
 	}
 
 	/** Every span ever stored here, pending or written. */

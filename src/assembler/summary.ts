@@ -1,7 +1,8 @@
 // What R2 custom metadata says about a stored trace, read from its encoding without decoding it.
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { forEachSpan } from "../otlp/wire";
-import { readSpanFacts, stringAttribute } from "../otlp/span-facts";
+import { readSpanFacts, spanIdentity, stringAttribute } from "../otlp/span-facts";
+import { toHex } from "../otlp/wire";
 
 export interface TraceSummary {
 	spanCount: number;
@@ -10,11 +11,13 @@ export interface TraceSummary {
 	startTimeUnixNano: bigint;
 	endTimeUnixNano: bigint;
 	hasError: boolean;
+	/** Distinct traces whose spans were merged in (spans whose original trace id is another's). */
+	mergedTraceCount: number;
 }
 
 const SERVICE_NAME = new TextEncoder().encode("service.name");
 
-export function summarizeTrace(encoded: Uint8Array): TraceSummary {
+export function summarizeTrace(encoded: Uint8Array, ownTraceId?: string): TraceSummary {
 	const summary: TraceSummary = {
 		spanCount: 0,
 		rootSpanName: "",
@@ -22,13 +25,19 @@ export function summarizeTrace(encoded: Uint8Array): TraceSummary {
 		startTimeUnixNano: 0n,
 		endTimeUnixNano: 0n,
 		hasError: false,
+		mergedTraceCount: 0,
 	};
+	const mergedFrom = new Set<string>();
 	const services = new Map<Uint8Array, string | undefined>();
 	let rootStart: bigint | undefined;
 	forEachSpan(encoded, (resourceHead, _scopeHead, span) => {
 		if (!services.has(resourceHead)) services.set(resourceHead, serviceName(resourceHead));
 		const facts = readSpanFacts(span);
 		summary.spanCount++;
+		if (ownTraceId !== undefined) {
+			const origin = toHex(spanIdentity(span).subarray(0, 16));
+			if (origin !== ownTraceId) mergedFrom.add(origin);
+		}
 		if (facts.statusCode === 2) summary.hasError = true;
 		if (summary.spanCount === 1 || facts.startTimeUnixNano < summary.startTimeUnixNano) summary.startTimeUnixNano = facts.startTimeUnixNano;
 		if (facts.endTimeUnixNano > summary.endTimeUnixNano) summary.endTimeUnixNano = facts.endTimeUnixNano;
@@ -38,13 +47,79 @@ export function summarizeTrace(encoded: Uint8Array): TraceSummary {
 			summary.rootSpanName = facts.name;
 		}
 	});
+	summary.mergedTraceCount = mergedFrom.size;
 	summary.serviceNames = [...new Set([...services.values()].filter((name): name is string => !!name))].sort();
 	return summary;
 }
 
+/** Distinct traces merged into `encoded` (trace `ownTraceId`), read from its spans' identities. */
+export function countMergedTraces(encoded: Uint8Array, ownTraceId: string): number {
+	const origins = new Set<string>();
+	forEachSpan(encoded, (_resource, _scope, span) => {
+		const origin = toHex(spanIdentity(span).subarray(0, 16));
+		if (origin !== ownTraceId) origins.add(origin);
+	});
+	return origins.size;
+}
+
 /**
- * R2 custom metadata. It is at most 8,192 bytes in all (R2 limits), so lists are cut to fit:
- * `mergedTraces` lists `<trace id>:<rule>` of traces merged in, `refusedMerges` `<trace id>:<reason>`.
+ * R2 custom metadata is at most 8,192 bytes, keys and values together (R2 limits). Values are UTF-8
+ * on the wire, so a CJK character costs 3 bytes and an emoji 4: everything here is budgeted in
+ * bytes, never in UTF-16 code units (`string.length`). The local simulator counts a value holding
+ * any character above U+00FF as two bytes per code unit, which can exceed its UTF-8 size: the
+ * budget takes the larger of the two, so what fits here fits both.
+ */
+export const R2_METADATA_LIMIT_BYTES = 8192;
+/** Room kept for the fields R2 or a later change may add: the lists fill at most this much. */
+const METADATA_BUDGET_BYTES = 7000;
+/** The root span's name is cut to this many bytes (whole characters). */
+const MAX_ROOT_NAME_BYTES = 512;
+/** A refusal's reason is cut to this many bytes. */
+const MAX_REFUSAL_BYTES = 300;
+
+const encoder = new TextEncoder();
+
+/** What one key or value costs against R2's metadata limit. */
+export function metadataBytes(text: string): number {
+	const utf8 = encoder.encode(text).length;
+	const wide = /[^\u0000-\u00ff]/.test(text) ? text.length * 2 : text.length;
+	return Math.max(utf8, wide);
+}
+
+/** The total a metadata record costs (keys and values). */
+export function metadataSize(metadata: Record<string, string>): number {
+	let total = 0;
+	for (const [key, value] of Object.entries(metadata)) total += metadataBytes(key) + metadataBytes(value);
+	return total;
+}
+
+/** `text` cut to at most `maxBytes` (as metadataBytes counts), never inside a character. */
+export function clipToBytes(text: string, maxBytes: number): string {
+	if (metadataBytes(text) <= maxBytes) return text;
+	let low = 0;
+	let high = text.length;
+	// The longest prefix that fits (binary search on whole code points).
+	while (low < high) {
+		const mid = Math.ceil((low + high) / 2);
+		if (metadataBytes(wholeCharacters(text, mid)) <= maxBytes) low = mid;
+		else high = mid - 1;
+	}
+	return wholeCharacters(text, low);
+}
+
+/** The first `units` UTF-16 units of `text`, one fewer when that would split a surrogate pair. */
+function wholeCharacters(text: string, units: number): string {
+	const code = text.charCodeAt(units - 1);
+	return code >= 0xd800 && code <= 0xdbff ? text.slice(0, units - 1) : text.slice(0, units);
+}
+
+/**
+ * R2 custom metadata for a finalized trace, always within R2's limit: lists are cut to fit, and
+ * when even the fixed fields cannot fit, a minimal record (ids, count, times) with
+ * `metadataTruncated` is written instead of failing the write. `mergedTraces` lists
+ * `<trace id>:<rule>` of the traces merged in (at most the first MAX_LISTED_MERGES, as the state
+ * keeps them) and `mergedTraceCount` counts all of them; `refusedMerges` lists
+ * `<trace id>:<reason>`.
  */
 export function summaryMetadata(
 	summary: TraceSummary,
@@ -52,36 +127,40 @@ export function summaryMetadata(
 	merges: readonly { traceId: string; rule: string }[] = [],
 	refusals: readonly { intoTraceId: string; reason: string }[] = [],
 	droppedSpans = 0,
+	mergedTraceCount = Math.max(summary.mergedTraceCount, merges.length),
 ): Record<string, string> {
-	const metadata: Record<string, string> = {
+	const minimal: Record<string, string> = {
 		traceId,
 		spanCount: String(summary.spanCount),
-		rootSpanName: summary.rootSpanName.slice(0, 512),
 		startTimeUnixNano: String(summary.startTimeUnixNano),
 		endTimeUnixNano: String(summary.endTimeUnixNano),
 		error: String(summary.hasError),
 	};
 	if (droppedSpans > 0) {
-		metadata.truncated = "true";
-		metadata.droppedSpans = String(droppedSpans);
+		minimal.truncated = "true";
+		minimal.droppedSpans = String(droppedSpans);
 	}
-	let budget = 7000 - JSON.stringify(metadata).length;
+	if (mergedTraceCount > 0) minimal.mergedTraceCount = String(mergedTraceCount);
+	const metadata: Record<string, string> = { ...minimal, rootSpanName: clipToBytes(summary.rootSpanName, MAX_ROOT_NAME_BYTES) };
+	let budget = METADATA_BUDGET_BYTES - metadataSize(metadata);
 	const fit = (key: string, items: readonly string[], share: number) => {
 		const kept: string[] = [];
-		let room = Math.floor(budget * share);
+		let room = Math.floor(budget * share) - metadataBytes(key);
 		for (const item of items) {
-			room -= item.length + 1;
+			room -= metadataBytes(item) + 1;
 			if (room < 0) break;
 			kept.push(item);
 		}
 		if (kept.length > 0) {
 			metadata[key] = kept.join(",");
-			budget -= metadata[key].length + key.length + 6;
+			budget -= metadataBytes(metadata[key]) + metadataBytes(key);
 		}
 	};
-	fit("services", summary.serviceNames, 0.4);
+	fit("services", summary.serviceNames.map((name) => clipToBytes(name.replaceAll(",", ";"), MAX_ROOT_NAME_BYTES)), 0.4);
 	fit("mergedTraces", merges.map((m) => `${m.traceId}:${m.rule}`), 0.8);
-	fit("refusedMerges", refusals.map((r) => `${r.intoTraceId}:${r.reason.replaceAll(",", ";")}`.slice(0, 300)), 1);
+	fit("refusedMerges", refusals.map((r) => clipToBytes(`${r.intoTraceId}:${r.reason.replaceAll(",", ";")}`, MAX_REFUSAL_BYTES)), 1);
+	// Cannot happen with the budget above; kept so that no input can make the write fail for ever.
+	if (metadataSize(metadata) > R2_METADATA_LIMIT_BYTES) return { ...minimal, metadataTruncated: "true" };
 	return metadata;
 }
 

@@ -6,7 +6,9 @@
 import { DurableObject } from "cloudflare:workers";
 import { loadConfig } from "../config";
 import type { Env } from "../env";
-import { Subscribers } from "../live/subscribers";
+import { MAX_LIVE_SUBSCRIBERS, Subscribers } from "../live/subscribers";
+import { errorResponse } from "../http/respond";
+import { AssemblerError } from "../errors";
 import { countUsage, enableUsageCounting } from "../metering/usage";
 import type { StitchCandidate } from "../stitch/detect";
 import type { TraceAddress } from "../trace-address";
@@ -57,6 +59,9 @@ export class TraceAssembler extends DurableObject<Env> {
 		if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
 			return new Response("expected a WebSocket upgrade", { status: 426, headers: { upgrade: "websocket" } });
 		}
+		if (this.#t.live.count >= MAX_LIVE_SUBSCRIBERS) {
+			return errorResponse(new AssemblerError("overloaded", `this trace has ${MAX_LIVE_SUBSCRIBERS} live subscribers already (the limit per trace); close one or retry later`, 30));
+		}
 		const address: TraceAddress = { tenant: request.headers.get(LIVE_TENANT_HEADER) ?? "", traceId: request.headers.get(LIVE_TRACE_HEADER) ?? "" };
 		const frames = await subscriptionFrames(this.#t, address);
 		const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
@@ -101,6 +106,12 @@ export class TraceAssembler extends DurableObject<Env> {
 		await this.#intake.accept(address, result.incoming);
 		this.#merge.recordMerges(message.merges);
 		return { ok: true };
+	}
+
+	/** Whether this trace holds span `originTraceId`/`spanId` (verifying an outside caller's claim, TAIL_STITCH_EXTERNAL). */
+	async hasSpan(address: TraceAddress, originTraceId: string, spanId: string, hops: number): Promise<boolean> {
+		countUsage("objectCalls");
+		return this.#merge.holdsSpan(address, originTraceId, spanId, hops);
 	}
 
 	/** The trace this one was merged into, if the object knows (R2 metadata knows after retention). */

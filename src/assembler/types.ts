@@ -25,6 +25,8 @@ export interface MergeRecord {
 	intoTraceId: string;
 	parentSpanId: string;
 	rule: StitchCandidate["rule"];
+	/** The span whose recorded context made the claim (not for hints). */
+	claimedBy?: string;
 }
 
 export interface Refusal {
@@ -38,7 +40,7 @@ export type TraceView =
 	/** Finalized and not reopened: R2 holds all of it. */
 	| { state: "complete"; key: string }
 	/** Open: R2's copy (if any) merged with the spans not yet written. */
-	| { state: "partial"; trace: Uint8Array; merged: MergeRecord[]; refused: Refusal[]; droppedSpans: number; sampling?: string }
+	| { state: "partial"; trace: Uint8Array; merged: MergeRecord[]; mergedCount: number; refused: Refusal[]; droppedSpans: number; sampling?: string }
 	/** Merged into another trace: read that one. */
 	| { state: "merged"; into: string };
 
@@ -57,4 +59,8 @@ export interface AdoptMessage {
 
 export type AdoptResult = { ok: true } | { ok: false; reason: string };
 
-export type StitchResult = { status: "merged"; into: string } | { status: "refused"; reason: string };
+export type StitchResult =
+	| { status: "merged"; into: string }
+	| { status: "refused"; reason: string }
+	/** A claim to verify (TAIL_STITCH_EXTERNAL=verified) whose parent span has not arrived yet: checked again at finalization. */
+	| { status: "pending"; reason: string };

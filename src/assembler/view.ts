@@ -2,20 +2,25 @@
 import { traceKey, type TraceAddress } from "../trace-address";
 import { assembleTrace } from "./assemble";
 import type { TraceContext } from "./context";
+import { MAX_LISTED_MERGES } from "./merge";
 import { readStoredTrace } from "./stored-trace";
+import { countMergedTraces } from "./summary";
 import type { TraceView } from "./types";
 import { decisionHeader } from "../forward/decision";
 
 export async function traceView(t: TraceContext, address: TraceAddress): Promise<TraceView> {
 	const { store } = t;
-	const merged = store.state.mergedInto;
-	if (merged) return { state: "merged", into: merged.intoTraceId };
+	const mergedInto = store.state.mergedInto;
+	if (mergedInto) return { state: "merged", into: mergedInto.intoTraceId };
 	if (store.pending.length === 0) return store.state.finalized ? { state: "complete", key: traceKey(address) } : { state: "unknown" };
 	const stored = await readStoredTrace(t.env, address);
+	const trace = assembleTrace(stored?.trace, store.pending);
+	const merged = (store.state.merges ?? []).slice(0, MAX_LISTED_MERGES);
 	return {
 		state: "partial",
-		trace: assembleTrace(stored?.trace, store.pending),
-		merged: store.state.merges ?? [],
+		trace,
+		merged,
+		mergedCount: merged.length > 0 ? Math.max(merged.length, countMergedTraces(trace, address.traceId)) : 0,
 		refused: store.state.refused ?? [],
 		droppedSpans: store.droppedSpans,
 		// A reopened trace keeps the decision made at its first finalization (src/forward/).

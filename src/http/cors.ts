@@ -2,7 +2,7 @@
 
 const ALLOWED_METHODS = "GET, POST, OPTIONS";
 const ALLOWED_HEADERS = "authorization, content-type, content-encoding, accept";
-const EXPOSED_HEADERS = "x-trace-status, x-trace-merged, x-trace-refused-merges, x-trace-dropped-spans, x-trace-sampling, location, retry-after";
+const EXPOSED_HEADERS = "x-trace-status, x-trace-merged, x-trace-merged-count, x-trace-refused-merges, x-trace-dropped-spans, x-trace-sampling, location, retry-after";
 
 /** The allowed origin to echo for this request, or undefined when CORS does not apply. */
 function allowedOrigin(request: Request, origins: readonly string[]): string | undefined {

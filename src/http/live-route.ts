@@ -12,7 +12,7 @@ import { errorResponse, objectFailure } from "./respond";
 export async function handleLive(request: Request, env: Env, rawTraceId: string): Promise<Response> {
 	try {
 		const config = configFor(env);
-		const { tenant } = await authenticate(request, config, "read");
+		const { tenant } = await authenticate(request, config, "read", { webSocket: true });
 		const traceId = requireTraceId(rawTraceId);
 		if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
 			throw new HttpError(426, "this endpoint is a WebSocket: connect with Upgrade: websocket");

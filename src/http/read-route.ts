@@ -28,6 +28,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 		if (view.state === "partial") {
 			return traceResponse(request, view.trace, "partial", {
 				merged: view.merged.map((m) => `${m.traceId}:${m.rule}`).join(","),
+				mergedCount: view.mergedCount > 0 ? String(view.mergedCount) : "",
 				refused: view.refused.map((r) => `${r.intoTraceId}:${r.reason}`).join(","),
 				dropped: view.droppedSpans > 0 ? String(view.droppedSpans) : "",
 				sampling: view.sampling ?? "",
@@ -44,6 +45,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 		}
 		return traceResponse(request, hasBody(object) ? new Uint8Array(await object.arrayBuffer()) : new Uint8Array(0), "complete", {
 			merged: metadata.mergedTraces ?? "",
+			mergedCount: metadata.mergedTraceCount ?? "",
 			refused: metadata.refusedMerges ?? "",
 			dropped: metadata.droppedSpans ?? "",
 			sampling: ((d) => (d ? decisionHeader(d) : ""))(decisionFromMetadata(metadata)),
@@ -86,6 +88,7 @@ function redirectTo(traceId: string): Response {
 
 interface TraceNotes {
 	merged: string;
+	mergedCount: string;
 	refused: string;
 	dropped: string;
 	/** The tail-sampling decision, `kept; rule=<name>; rate=<N>` (src/forward/decision.ts). */
@@ -97,7 +100,9 @@ function traceResponse(request: Request, trace: Uint8Array, status: "partial" | 
 	const body = request.method === "HEAD" ? null : encoding === "protobuf" ? trace : JSON.stringify(tracesDataToJson(trace));
 	const headers: Record<string, string> = { "content-type": CONTENT_TYPE[encoding], "x-trace-status": status, vary: "accept" };
 	// `<trace id>:<rule>` for every trace merged in, and `<trace id>:<reason>` for refused merges.
+	// The list holds the first MAX_LISTED_MERGES (≈ 4.5 KB); the count covers every merge.
 	if (notes.merged) headers["x-trace-merged"] = notes.merged;
+	if (notes.mergedCount) headers["x-trace-merged-count"] = notes.mergedCount;
 	if (notes.refused) headers["x-trace-refused-merges"] = notes.refused;
 	// A truncated trace says so: how many spans the per-trace limits turned away.
 	if (notes.dropped) headers["x-trace-dropped-spans"] = notes.dropped;

@@ -41,7 +41,8 @@ export async function handleStitch(request: Request, env: Env): Promise<Response
 		} catch (e) {
 			throw objectFailure(e, "could not record the stitch");
 		}
-		if (result.status === "refused") throw new HttpError(409, `stitch refused: ${result.reason}`);
+		// A hint is never held for verification; "pending" is the tail consumer's (TAIL_STITCH_EXTERNAL).
+		if (result.status !== "merged") throw new HttpError(409, `stitch refused: ${result.reason}`);
 		return Response.json({ traceId, mergedInto: result.into, parentSpanId: parent.spanId }, { status: 202 });
 	} catch (e) {
 		return errorResponse(e);

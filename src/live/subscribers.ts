@@ -4,6 +4,12 @@
 
 /** Sockets of the live protocol carry this tag. */
 const TAG = "live";
+/**
+ * Subscribers one trace accepts at once: every span is sent to each of them from the object's one
+ * thread, so a trace watched by thousands of sockets (one token can open them) would slow its
+ * ingest for everyone. More than enough for people watching a trace.
+ */
+export const MAX_LIVE_SUBSCRIBERS = 100;
 
 export class Subscribers {
 	readonly #ctx: DurableObjectState;
@@ -12,6 +18,10 @@ export class Subscribers {
 		this.#ctx = ctx;
 		// Answered by the runtime without waking the object (hibernation-friendly keep-alive).
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+	}
+
+	get count(): number {
+		return this.#ctx.getWebSockets(TAG).length;
 	}
 
 	get any(): boolean {

@@ -1,10 +1,18 @@
-// One index partition (a tenant's hour, one shard): a Durable Object whose SQLite table holds one
-// row per trace. Writing an entry is one row written (a WITHOUT ROWID table keyed by (sort key,
-// trace id), no other index); searching scans the hour's rows newest first, which is cheap (rows
+// One index partition (a tenant's time window, one shard): a Durable Object whose SQLite table holds
+// one row per trace. Writing an entry is one row written (a WITHOUT ROWID table keyed by (sort key,
+// trace id), no other index); searching scans the window's rows newest first, which is cheap (rows
 // read cost a thousandth of rows written), filtering in SQL first and matching exactly in code.
+// It watches its own load: past SEARCH_SHARD_MAX_WRITES_PER_S or SEARCH_SHARD_MAX_BYTES it asks the
+// tenant's directory to split the window (further traces spread over twice the shards), and it
+// reports its peak rate and size to the directory when the next window's shard count is chosen.
+// Once its window is older than INDEX_RETENTION_MS its alarm deletes it: DROP TABLE (no row written)
+// and deleteAll(), which also clears the alarm and leaves the object costing nothing.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { countUsage, enableUsageCounting, execCounted } from "../metering/usage";
+import { loadConfig } from "../config";
+import { countUsage, enableUsageCounting, execCounted, setAlarmCounted } from "../metering/usage";
+import { directoryOf } from "./shard-cache";
+import { shardsOf, type IndexWindow } from "./partitions";
 import type { ValueType } from "./entry";
 import { decodeEntry } from "./entry-codec";
 import { compileQuery, type CompiledQuery } from "../traceql/match";
@@ -12,6 +20,8 @@ import { hitOf, type SearchHit } from "./hits";
 import { CATALOG_MAX_VALUES, TagCatalog, TYPE_NAMES, type PartitionTagValue } from "./tag-catalog";
 import { EntryState, type IndexRow } from "./row";
 import { parseTraceQL } from "../traceql/parse";
+import type { PartialResult } from "../traceql/metrics/accumulate";
+import { evaluatePartition, type MetricsRow, type PartitionMetrics } from "../traceql/metrics/evaluate";
 
 // Column order matters for scans: the small columns that filters read come first, so SQLite finds
 // them in the part of each row stored in the table's leaf pages; the entry (often longer than
@@ -32,6 +42,8 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS traces (
 	root_name TEXT,
 	b0 INTEGER NOT NULL, b1 INTEGER NOT NULL, b2 INTEGER NOT NULL, b3 INTEGER NOT NULL, b4 INTEGER NOT NULL, b5 INTEGER NOT NULL,
 	terms TEXT NOT NULL,
+	roll_roots TEXT,
+	roll_spans TEXT,
 	entry BLOB NOT NULL,
 	PRIMARY KEY (sort_key, trace_id)
 ) WITHOUT ROWID`;
@@ -39,13 +51,49 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS traces (
 // The row replaces the stored one only when newer: an open entry (version 0) never overwrites a
 // finalized one, a late retry of an older finalization never overwrites a newer one, and nothing
 // overwrites a merge tombstone. A skipped update writes no row.
-const UPSERT = `INSERT INTO traces (sort_key, trace_id, state, version, start_ms, end_ms, start_key, duration_ns, min_span_ns, max_span_ns, error, root_service, root_name, b0, b1, b2, b3, b4, b5, terms, entry)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+const UPSERT = `INSERT INTO traces (sort_key, trace_id, state, version, start_ms, end_ms, start_key, duration_ns, min_span_ns, max_span_ns, error, root_service, root_name, b0, b1, b2, b3, b4, b5, terms, roll_roots, roll_spans, entry)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (sort_key, trace_id) DO UPDATE SET state = excluded.state, version = excluded.version, start_ms = excluded.start_ms, end_ms = excluded.end_ms,
 	start_key = excluded.start_key, duration_ns = excluded.duration_ns, min_span_ns = excluded.min_span_ns, max_span_ns = excluded.max_span_ns,
 	error = excluded.error, root_service = excluded.root_service, root_name = excluded.root_name,
-	b0 = excluded.b0, b1 = excluded.b1, b2 = excluded.b2, b3 = excluded.b3, b4 = excluded.b4, b5 = excluded.b5, terms = excluded.terms, entry = excluded.entry
+	b0 = excluded.b0, b1 = excluded.b1, b2 = excluded.b2, b3 = excluded.b3, b4 = excluded.b4, b5 = excluded.b5, terms = excluded.terms, roll_roots = excluded.roll_roots, roll_spans = excluded.roll_spans, entry = excluded.entry
 WHERE excluded.version > traces.version`;
+
+// Where the partition is: written once, with the table, so that its alarm knows when its window
+// expires and its budget checks know which window to split. Load counters ride in the same table,
+// saved at most every STATS_SAVE_MS from a write (one row), not per write.
+const META_SCHEMA = `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
+const STATS_SAVE_MS = 60_000;
+/** Write rates are averaged over this long (a rate is what the object's ~1,000 requests/s limit is about). */
+const RATE_WINDOW_MS = 2_000;
+/** After asking for a split, a partition waits this long before asking again. */
+const SPLIT_COOLDOWN_MS = 5_000;
+
+/** What a writer tells the partition about where it is (the first write records it). */
+export interface PartitionPlace {
+	tenant: string;
+	window: IndexWindow;
+	shard: number;
+}
+
+/** A partition's load, for the directory's choice of the next window's shards and the status endpoint. */
+export interface PartitionStats {
+	/** Rows written by entry writes since the object started (tests and the benchmark read it). */
+	rowsWritten: number;
+	/** Entries stored (tombstones included). */
+	rows: number;
+	/** Entry writes since the partition was created. */
+	writes: number;
+	/** The partition's database size. */
+	bytes: number;
+	/** The highest entry writes per second seen, averaged over RATE_WINDOW_MS. */
+	peakWritesPerS: number;
+}
+
+interface SavedLoad {
+	writes: number;
+	peakWritesPerS: number;
+}
 
 export interface PartitionSearch {
 	query: string;
@@ -109,27 +157,73 @@ export class SearchPartition extends DurableObject<Env> {
 	/** Rows written by entry writes since the object started (tests and the benchmark read it). */
 	#rowsWritten = 0;
 
-	/** The table is created by the first write: a search of an hour nobody wrote to leaves no storage. */
+	/** The table is created by the first write: a search of a window nobody wrote to leaves no storage. */
 	#hasTable: boolean;
+	#place: PartitionPlace | undefined;
+	#load: SavedLoad = { writes: 0, peakWritesPerS: 0 };
+	#loadSavedAt = 0;
+	/** Entry writes in the current rate window, and when it began. */
+	#rateWrites = 0;
+	#rateFrom = 0;
+	#splitAskedAt = 0;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		enableUsageCounting(env);
 		this.#sql = ctx.storage.sql;
 		this.#hasTable = this.#sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'traces'").toArray().length > 0;
+		if (this.#hasTable) {
+			for (const row of this.#sql.exec<{ key: string; value: string }>("SELECT key, value FROM meta")) {
+				if (row.key === "place") this.#place = JSON.parse(row.value) as PartitionPlace;
+				if (row.key === "load") this.#load = JSON.parse(row.value) as SavedLoad;
+			}
+		}
+		// Tables created before the metrics rollups lack their columns: added once (rows keep NULL and are answered from the entry).
+		if (this.#hasTable && !this.#sql.exec("SELECT 1 FROM pragma_table_info('traces') WHERE name = 'roll_roots'").toArray().length) {
+			execCounted(this.#sql, "ALTER TABLE traces ADD COLUMN roll_roots TEXT");
+			execCounted(this.#sql, "ALTER TABLE traces ADD COLUMN roll_spans TEXT");
+		}
 	}
 
-	/** Writes entries (each replaces the stored row of its trace only if newer). */
-	async put(rows: IndexRow[]): Promise<{ rowsWritten: number }> {
+	/** A TraceQL metrics query over this partition's rows: partial series for the router to merge. */
+	async metrics(request: PartitionMetrics): Promise<PartialResult> {
+		countUsage("objectCalls");
+		const empty: PartialResult = { series: {}, inspectedTraces: 0, inspectedSpans: 0, rowsRead: 0, openTraces: 0, truncatedTraces: 0, rollupRows: 0 };
+		if (!this.#hasTable) return empty;
+		return evaluatePartition(
+			request,
+			(columns, where, fromMs, toMs) => {
+				const n = where.params.length;
+				const cursor = this.#sql.exec<MetricsRow & Record<string, SqlStorageValue>>(`SELECT ${columns} FROM traces WHERE state < 2 AND start_ms <= ?${n + 1} AND end_ms >= ?${n + 2} AND ${where.sql}`, ...where.params, toMs, fromMs);
+				return {
+					rows: cursor,
+					rowsRead: () => {
+						countUsage("rowsRead", cursor.rowsRead);
+						return cursor.rowsRead;
+					},
+				};
+			},
+			decodeEntry,
+		);
+	}
+
+	/**
+	 * Writes entries (each replaces the stored row of its trace only if newer). Answers with the
+	 * window's shard history when the partition knows of more shards than the writer did (a split).
+	 */
+	async put(rows: IndexRow[], place?: PartitionPlace): Promise<{ rowsWritten: number; window?: IndexWindow }> {
 		countUsage("objectCalls");
 		if (!this.#hasTable) {
 			execCounted(this.#sql, SCHEMA);
+			execCounted(this.#sql, META_SCHEMA);
 			this.#hasTable = true;
 		}
+		if (place && !this.#place) await this.#settle(place);
+		else if (place && this.#place && shardsOf(place.window) > shardsOf(this.#place.window)) this.#place = { ...this.#place, window: place.window };
 		let written = 0;
 		for (const row of rows) {
 			const [b0, b1, b2, b3, b4, b5] = row.bloom;
-			const cursor = this.#sql.exec(UPSERT, row.sortKey, row.traceId, row.state, row.version, row.startMs, row.endMs, row.startKey, row.durationNs, row.minSpanNs, row.maxSpanNs, row.error, row.rootService, row.rootName, b0!, b1!, b2!, b3!, b4!, b5!, row.terms, row.entry);
+			const cursor = this.#sql.exec(UPSERT, row.sortKey, row.traceId, row.state, row.version, row.startMs, row.endMs, row.startKey, row.durationNs, row.minSpanNs, row.maxSpanNs, row.error, row.rootService, row.rootName, b0!, b1!, b2!, b3!, b4!, b5!, row.terms, row.rollRoots, row.rollSpans, row.entry);
 			written += cursor.rowsWritten;
 			countUsage("rowsWritten", cursor.rowsWritten);
 			countUsage("rowsRead", cursor.rowsRead);
@@ -140,7 +234,69 @@ export class SearchPartition extends DurableObject<Env> {
 			}
 		}
 		this.#rowsWritten += written;
-		return { rowsWritten: written };
+		this.#watchLoad(rows.length);
+		const known = this.#place?.window;
+		return known && place && shardsOf(known) > shardsOf(place.window) ? { rowsWritten: written, window: known } : { rowsWritten: written };
+	}
+
+	/** The first write: record where the partition is and set the alarm that deletes it after retention. */
+	async #settle(place: PartitionPlace): Promise<void> {
+		this.#place = place;
+		execCounted(this.#sql, "INSERT INTO meta (key, value) VALUES ('place', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", JSON.stringify(place));
+		await setAlarmCounted(this.ctx.storage, place.window.endMs + loadConfig(this.env).indexRetentionMs);
+	}
+
+	/** Counts writes; past a budget, asks the directory for more shards (not awaited by the writer). */
+	#watchLoad(writes: number): void {
+		const now = Date.now();
+		if (now - this.#rateFrom >= RATE_WINDOW_MS) {
+			this.#rateFrom = now;
+			this.#rateWrites = 0;
+		}
+		this.#rateWrites += writes;
+		this.#load.writes += writes;
+		const rate = this.#rateWrites / (RATE_WINDOW_MS / 1000);
+		if (rate > this.#load.peakWritesPerS) this.#load.peakWritesPerS = rate;
+		if (now - this.#loadSavedAt >= STATS_SAVE_MS) {
+			this.#loadSavedAt = now;
+			execCounted(this.#sql, "INSERT INTO meta (key, value) VALUES ('load', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", JSON.stringify(this.#load));
+		}
+		const place = this.#place;
+		if (!place || now - this.#splitAskedAt < SPLIT_COOLDOWN_MS) return;
+		const config = loadConfig(this.env);
+		const overBytes = this.ctx.storage.sql.databaseSize > config.searchShardMaxBytes;
+		if (rate <= config.searchShardMaxWritesPerS && !overBytes) return;
+		this.#splitAskedAt = now;
+		const shards = shardsOf(place.window);
+		this.ctx.waitUntil(
+			directoryOf(this.env, place.tenant)
+				.split(place.window.startMs, shards)
+				.then((window) => {
+					if (window && this.#place && shardsOf(window) > shardsOf(this.#place.window)) this.#place = { ...this.#place, window };
+				})
+				.catch((e: unknown) => console.error(`SearchPartition ${place.tenant}/${place.window.startMs}/${place.shard}: split request failed (asks again after ${SPLIT_COOLDOWN_MS} ms):`, e)),
+		);
+	}
+
+	/** Retention: the window is old enough, so the partition deletes itself; otherwise waits. */
+	override async alarm(): Promise<void> {
+		countUsage("alarmsRun");
+		const place = this.#place;
+		const expiresAt = place ? place.window.endMs + loadConfig(this.env).indexRetentionMs : 0;
+		if (place && Date.now() < expiresAt) {
+			await setAlarmCounted(this.ctx.storage, expiresAt);
+			return;
+		}
+		// DROP TABLE writes no row (DELETE would count every one); deleteAll() then frees the rest.
+		this.#sql.exec("DROP TABLE IF EXISTS traces");
+		this.#sql.exec("DROP TABLE IF EXISTS meta");
+		countUsage("deleteAlls");
+		await this.ctx.storage.deleteAll();
+		this.#hasTable = false;
+		this.#place = undefined;
+		this.#catalog = undefined;
+		this.#open = undefined;
+		this.#load = { writes: 0, peakWritesPerS: 0 };
 	}
 
 	/**
@@ -288,11 +444,12 @@ export class SearchPartition extends DurableObject<Env> {
 		return [...seen.values()];
 	}
 
-	/** Rows written by entry writes since the object started, and rows stored. */
-	async stats(): Promise<{ rowsWritten: number; rows: number }> {
-		if (!this.#hasTable) return { rowsWritten: 0, rows: 0 };
+	/** The partition's load and size (the directory sizes the next window from it; /api/status/index shows it). */
+	async stats(): Promise<PartitionStats> {
+		countUsage("objectCalls");
+		if (!this.#hasTable) return { rowsWritten: 0, rows: 0, writes: 0, bytes: 0, peakWritesPerS: 0 };
 		const rows = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM traces").one().n;
-		return { rowsWritten: this.#rowsWritten, rows };
+		return { rowsWritten: this.#rowsWritten, rows, writes: this.#load.writes, bytes: this.ctx.storage.sql.databaseSize, peakWritesPerS: this.#load.peakWritesPerS };
 	}
 
 	#compiled(text: string): CompiledQuery {

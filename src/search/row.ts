@@ -9,6 +9,7 @@
 // The table has no other index: each would be another row written.
 import type { TraceEntry, ValueType } from "./entry";
 import { encodeEntry } from "./entry-codec";
+import { rollupsOf } from "../traceql/metrics/rollup";
 
 export const enum EntryState {
 	/** Written at the trace's first span: the facts of that first batch. */
@@ -40,6 +41,9 @@ export interface IndexRow {
 	rootService: string | null;
 	rootName: string | null;
 	terms: string;
+	/** TraceQL metrics rollups of root spans and of the other spans (src/traceql/metrics/rollup.ts): in this row, no row of their own. */
+	rollRoots: string | null;
+	rollSpans: string | null;
 	/** BLOOM_COLUMNS integers of BLOOM_BITS bits each: the Bloom filter of `terms`. */
 	bloom: number[];
 	/** encodeEntry's bytes (empty for a merge tombstone). */
@@ -91,6 +95,7 @@ export function rowOf(entry: TraceEntry, state: EntryState, version: number, sor
 	}
 	for (const [, errors] of Object.values(entry.services)) if (errors > 0) error = 1;
 	if (entry.spans.length === 0) minSpanNs = 0;
+	const rollups = rollupsOf(entry);
 	return {
 		sortKey,
 		traceId: entry.traceId,
@@ -107,13 +112,15 @@ export function rowOf(entry: TraceEntry, state: EntryState, version: number, sor
 		rootName: entry.rootName ?? null,
 		terms: `\n${[...terms].join("\n")}\n`,
 		bloom: bloomOf(terms),
+		rollRoots: rollups.roots,
+		rollSpans: rollups.spans,
 		entry: encodeEntry(entry),
 	};
 }
 
 /** A tombstone: what a merged trace leaves in its partition. */
 export function mergedRow(traceId: string, sortKey: string): IndexRow {
-	return { sortKey, bloom: Array(BLOOM_COLUMNS).fill(0), traceId, state: EntryState.Merged, version: MERGED_VERSION, startMs: 0, endMs: 0, startKey: "", durationNs: 0, minSpanNs: 0, maxSpanNs: 0, error: 0, rootService: null, rootName: null, terms: "", entry: new Uint8Array(0) };
+	return { sortKey, bloom: Array(BLOOM_COLUMNS).fill(0), traceId, state: EntryState.Merged, version: MERGED_VERSION, startMs: 0, endMs: 0, startKey: "", durationNs: 0, minSpanNs: 0, maxSpanNs: 0, error: 0, rootService: null, rootName: null, terms: "", rollRoots: null, rollSpans: null, entry: new Uint8Array(0) };
 }
 
 /**
@@ -159,5 +166,5 @@ function hashTerm(text: string): string {
 /** What a row stores, in bytes: text as UTF-8, integers at 8 (SQLite stores small ones in fewer). */
 export function rowBytes(row: IndexRow): number {
 	const text = (s: string | null) => (s === null ? 0 : new TextEncoder().encode(s).length);
-	return text(row.sortKey) + text(row.traceId) + text(row.startKey) + text(row.rootService) + text(row.rootName) + text(row.terms) + row.entry.length + 8 * (8 + row.bloom.length);
+	return text(row.sortKey) + text(row.traceId) + text(row.startKey) + text(row.rootService) + text(row.rootName) + text(row.terms) + text(row.rollRoots) + text(row.rollSpans) + row.entry.length + 8 * (8 + row.bloom.length);
 }

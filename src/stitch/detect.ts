@@ -1,7 +1,7 @@
 // Finding the propagated context that ties a trace to its caller's trace, in one encoded span.
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { keyValueMatching } from "../otlp/span-facts";
-import { isZero, toHex } from "../otlp/wire";
+import { isZero, readSpanFields, toHex } from "../otlp/wire";
 import { parseTraceparent } from "./traceparent";
 
 /** Which rule found a stitch; reported in the read API and R2 metadata. */
@@ -13,7 +13,23 @@ export interface StitchCandidate {
 	/** The caller's span that the joining trace's root spans hang under. */
 	parentSpanId: string;
 	rule: StitchRule;
+	/** The span (16 hex) whose recorded context made the claim; absent for a hint. */
+	claimedBy?: string;
+	/** Whether that span is a root of its trace (no parent). */
+	fromRoot?: boolean;
+	/**
+	 * Merge only once the parent span is found in the parent trace (TAIL_STITCH_EXTERNAL=verified:
+	 * the context came from an unauthenticated request header, see src/tail/onset.ts).
+	 */
+	verify?: boolean;
 }
+
+/**
+ * Set by the tail consumer on an invocation span whose recorded traceparent came from an outside
+ * caller: "verified" (merge only when the claimed parent span exists) or "never" (do not merge).
+ */
+export const EXTERNAL_STITCH_ATTRIBUTE = "assembler.stitch_external";
+const EXTERNAL_STITCH_KEY = [new TextEncoder().encode(EXTERNAL_STITCH_ATTRIBUTE)];
 
 export interface StitchOptions {
 	/** Attribute keys that may hold a recorded traceparent (STITCH_ATTRIBUTES). */
@@ -27,36 +43,31 @@ export interface StitchOptions {
  * differs from the span's own, or (for a root span) exactly one link to another trace.
  */
 export function detectStitch(span: Uint8Array, options: StitchOptions): StitchCandidate | undefined {
-	let traceId: Uint8Array | undefined;
-	let parentSpanId: Uint8Array | undefined;
 	let recorded: string | undefined;
+	let external: string | undefined;
 	const links: Uint8Array[] = [];
-	const reader = new BinaryReader(span);
-	while (reader.pos < reader.len) {
-		const [field, wireType] = reader.tag();
-		if (wireType !== WireType.LengthDelimited) {
-			reader.skip(wireType, field);
-			continue;
-		}
-		const value = reader.bytes();
-		if (field === 1) traceId = value;
-		else if (field === 4) parentSpanId = value;
-		else if (field === 9 && recorded === undefined) recorded = traceparentAttribute(value, options.attributeKeys);
-		else if (field === 13 && options.links) links.push(value);
-	}
-	if (!traceId) return undefined;
+	const fields = readSpanFields(span, {
+		attribute(keyValue) {
+			recorded ??= traceparentAttribute(keyValue, options.attributeKeys);
+			external ??= traceparentAttribute(keyValue, EXTERNAL_STITCH_KEY);
+		},
+		...(options.links ? { link: (link: Uint8Array) => void links.push(link) } : {}),
+	});
+	const { traceId, spanId, parentSpanId } = fields;
+	if (traceId.length === 0) return undefined;
 	const ownTraceId = toHex(traceId);
-	if (recorded !== undefined) {
+	const isRoot = parentSpanId.length === 0 || isZero(parentSpanId);
+	const claim = { ...(spanId.length === 8 ? { claimedBy: toHex(spanId) } : {}), fromRoot: isRoot };
+	if (recorded !== undefined && external !== "never") {
 		const parent = parseTraceparent(recorded);
 		if (parent && parent.traceId !== ownTraceId) {
-			return { parentTraceId: parent.traceId, parentSpanId: parent.spanId, rule: "traceparent" };
+			return { parentTraceId: parent.traceId, parentSpanId: parent.spanId, rule: "traceparent", ...claim, ...(external === "verified" ? { verify: true } : {}) };
 		}
 	}
-	const isRoot = !parentSpanId || parentSpanId.length === 0 || isZero(parentSpanId);
 	// A consumer linking to many producers is a fan-in, not a stitch: only a single link counts.
 	if (isRoot && links.length === 1) {
 		const link = linkContext(links[0]!);
-		if (link && link.parentTraceId !== ownTraceId) return { ...link, rule: "link" };
+		if (link && link.parentTraceId !== ownTraceId) return { ...link, rule: "link", ...claim };
 	}
 	return undefined;
 }

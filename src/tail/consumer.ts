@@ -19,9 +19,11 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 	let invocation: Invocation;
 	let address: TraceAddress;
 	let flushIntervalMs: number;
+	let verifyCaller: boolean;
 	try {
 		const config = loadConfig(env);
-		invocation = new Invocation(onset);
+		invocation = new Invocation(onset, { stitchExternal: config.tailStitchExternal, redactQuery: config.tailRedactQuery });
+		verifyCaller = config.tailStitchExternal === "verified";
 		address = { tenant: config.tailTenant, traceId: invocation.traceId };
 		flushIntervalMs = config.tailFlushIntervalMs;
 	} catch (e) {
@@ -35,7 +37,16 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 		// Join the caller's trace now rather than when the invocation ends (when the span recording
 		// the traceparent is sent): then a live subscriber to the caller's trace sees every span as
 		// it closes, even for a request that runs for minutes.
-		ctx.waitUntil(joinCaller(env, address, { parentTraceId: caller.traceId, parentSpanId: caller.spanId, rule: "traceparent" }));
+		ctx.waitUntil(
+			joinCaller(env, address, {
+				parentTraceId: caller.traceId,
+				parentSpanId: caller.spanId,
+				rule: "traceparent",
+				claimedBy: invocation.root.spanId,
+				fromRoot: true,
+				...(verifyCaller ? { verify: true } : {}),
+			}),
+		);
 	}
 
 	let timer: Timer | undefined;

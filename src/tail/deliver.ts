@@ -37,6 +37,7 @@ export async function joinCaller(env: Env, address: TraceAddress, candidate: Sti
 	await withRetries(`stitching trace ${address.traceId}`, async () => {
 		const result = await env.TRACE_ASSEMBLER.getByName(objectName(address)).stitch(address, candidate);
 		if (result.status === "refused") console.warn(`trace-assembler tail: trace ${address.traceId} not joined to its caller: ${result.reason}`);
+		// "pending": the caller's span has not arrived yet (TAIL_STITCH_EXTERNAL=verified); decided at finalization.
 	});
 }
 

@@ -6,7 +6,7 @@
 import { Span_SpanKind as SpanKind, Status_StatusCode as StatusCode } from "../gen/opentelemetry/proto/trace/v1/trace_pb";
 import type { ParentContext } from "../stitch/traceparent";
 import { attributeBytes, clipText, clipValue, MAX_ATTRIBUTES_PER_SPAN, MAX_BUFFERED_BYTES, MAX_EVENTS_PER_SPAN, MAX_LINKS_PER_SPAN, SPAN_OVERHEAD_BYTES, type TailValue } from "./limits";
-import { invocationSpan, UNKNOWN_SCRIPT } from "./onset";
+import { DEFAULT_ONSET_OPTIONS, invocationSpan, redactQuery, UNKNOWN_SCRIPT, type OnsetOptions } from "./onset";
 import { OTEL_CHANNEL, readExtras, type SpanExtras, type SpanKindName } from "../otel/message";
 
 export interface TailSpanEvent {
@@ -60,9 +60,10 @@ export class Invocation {
 	#finished = false;
 	/** While the onset is read: the invocation span and its attributes are charged but never refused. */
 	#starting = true;
+	readonly #redactQuery: boolean;
 
 	/** Throws when the onset's ids are malformed: there is no trace to put the invocation in. */
-	constructor(onset: TailStream.TailEvent<TailStream.Onset>) {
+	constructor(onset: TailStream.TailEvent<TailStream.Onset>, options: OnsetOptions = DEFAULT_ONSET_OPTIONS) {
 		const event = onset.event;
 		if (!isId(onset.spanContext.traceId, 32) || !isId(event.spanId, 16)) {
 			throw new Error(`onset with malformed ids: trace ${JSON.stringify(onset.spanContext.traceId)}, span ${JSON.stringify(event.spanId)}`);
@@ -70,7 +71,8 @@ export class Invocation {
 		this.traceId = onset.spanContext.traceId.toLowerCase();
 		this.script = event.scriptName ?? UNKNOWN_SCRIPT;
 		this.scriptVersion = event.scriptVersion?.id;
-		const described = invocationSpan(onset);
+		this.#redactQuery = options.redactQuery;
+		const described = invocationSpan(onset, options);
 		this.caller = described.caller;
 		this.root = this.#newSpan(event.spanId.toLowerCase(), isId(onset.spanContext.spanId, 16) ? onset.spanContext.spanId.toLowerCase() : undefined, described.name, described.kind, timeOf(onset))!;
 		for (const [key, value] of described.attributes) this.#setAttribute(this.root, key, value);
@@ -111,7 +113,7 @@ export class Invocation {
 				if (!span) return;
 				if (event.info?.type === "fetch") {
 					this.#setAttribute(span, "http.request.method", event.info.method);
-					this.#setAttribute(span, "url.full", event.info.url);
+					this.#setAttribute(span, "url.full", this.#redactQuery ? redactQuery(event.info.url) : event.info.url);
 				} else if (event.info?.type === "attributes") {
 					for (const attribute of event.info.info) this.#setAttribute(span, attribute.name, attribute.value);
 				}

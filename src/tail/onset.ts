@@ -3,6 +3,7 @@
 // plus the caller's `traceparent` when the request came from outside Cloudflare.
 import { Span_SpanKind as SpanKind } from "../gen/opentelemetry/proto/trace/v1/trace_pb";
 import { parseTraceparent, type ParentContext } from "../stitch/traceparent";
+import { EXTERNAL_STITCH_ATTRIBUTE } from "../stitch/detect";
 import type { TailValue } from "./limits";
 
 export interface InvocationSpan {
@@ -23,7 +24,16 @@ const RECORDED_HEADERS = ["accept", "accept-encoding", "accept-language"];
 /** `wrangler dev` leaves scriptName out; OpenTelemetry's name for an unknown service then applies. */
 export const UNKNOWN_SCRIPT = "unknown_service:worker";
 
-export function invocationSpan(onset: TailStream.TailEvent<TailStream.Onset>): InvocationSpan {
+export interface OnsetOptions {
+	/** TAIL_STITCH_EXTERNAL: how far an outside caller's traceparent header is trusted. */
+	stitchExternal: "verified" | "always" | "never";
+	/** TAIL_REDACT_QUERY: query values in `url.full` become "REDACTED". */
+	redactQuery: boolean;
+}
+
+export const DEFAULT_ONSET_OPTIONS: OnsetOptions = { stitchExternal: "verified", redactQuery: false };
+
+export function invocationSpan(onset: TailStream.TailEvent<TailStream.Onset>, options: OnsetOptions = DEFAULT_ONSET_OPTIONS): InvocationSpan {
 	const event = onset.event;
 	const info = event.info;
 	const attributes: [string, TailValue][] = [
@@ -43,7 +53,7 @@ export function invocationSpan(onset: TailStream.TailEvent<TailStream.Onset>): I
 		case "fetch": {
 			kind = SpanKind.SERVER;
 			const header = (name: string) => info.headers.find((h) => h.name.toLowerCase() === name)?.value;
-			attributes.push(["http.request.method", info.method], ["url.full", info.url]);
+			attributes.push(["http.request.method", info.method], ["url.full", options.redactQuery ? redactQuery(info.url) : info.url]);
 			const path = pathOf(info.url);
 			if (path) attributes.push(["url.path", path]);
 			const colo = (info.cfJson as { colo?: unknown } | undefined)?.colo;
@@ -62,10 +72,14 @@ export function invocationSpan(onset: TailStream.TailEvent<TailStream.Onset>): I
 			// external caller. An invocation that did inherit context was called by a Worker the
 			// runtime has linked already, which may well have forwarded the original header.
 			const traceparent = header("traceparent");
+			// Anyone on the internet can send that header, naming any trace: unless TAIL_STITCH_EXTERNAL
+			// is "always", the span says so (EXTERNAL_STITCH_ATTRIBUTE) and the objects merge only a
+			// verified claim ("verified": the named parent span exists) or none ("never").
 			if (traceparent && !onset.spanContext.spanId) {
 				attributes.push(["http.request.header.traceparent", [traceparent]]);
+				if (options.stitchExternal !== "always") attributes.push([EXTERNAL_STITCH_ATTRIBUTE, options.stitchExternal]);
 				const parsed = parseTraceparent(traceparent);
-				if (parsed && parsed.traceId !== onset.spanContext.traceId.toLowerCase()) caller = parsed;
+				if (parsed && parsed.traceId !== onset.spanContext.traceId.toLowerCase() && options.stitchExternal !== "never") caller = parsed;
 			}
 			break;
 		}
@@ -90,6 +104,24 @@ function spanName(info: TailStream.Onset["info"]): string {
 	if (info.type !== "hibernatableWebSocket") return info.type;
 	const which = String(info.info?.type ?? "event");
 	return `webSocket${which.charAt(0).toUpperCase()}${which.slice(1)}`;
+}
+
+/** `url` with every query value replaced by "REDACTED" (names kept: they say what was asked). */
+export function redactQuery(url: string): string {
+	const query = url.indexOf("?");
+	if (query < 0) return url;
+	const hash = url.indexOf("#", query);
+	const end = hash < 0 ? url.length : hash;
+	const redacted = url
+		.slice(query + 1, end)
+		.split("&")
+		.map((pair) => {
+			const eq = pair.indexOf("=");
+			return eq < 0 ? pair : `${pair.slice(0, eq)}=REDACTED`;
+		})
+		.join("&");
+	// The fragment never reaches a server; drop it rather than judge what it holds.
+	return `${url.slice(0, query)}?${redacted}`;
 }
 
 function pathOf(url: string): string | undefined {

@@ -83,15 +83,15 @@ export function keyValue([key, type, value]: Pair): KeyValue {
 }
 
 /** `start` and `end` in unix seconds (Grafana always sends them for search); the last hour without them. */
-export function timeRange(params: URLSearchParams, defaultRangeMs = DEFAULT_RANGE_MS): { startMs: number; endMs: number } {
+export function timeRange(params: URLSearchParams, defaultRangeMs = DEFAULT_RANGE_MS, maxRangeMs = MAX_SEARCH_RANGE_MS): { startMs: number; endMs: number } {
 	const now = Date.now();
 	const end = seconds(params, "end");
 	const start = seconds(params, "start");
 	const endMs = end ?? now;
 	const startMs = start ?? endMs - defaultRangeMs;
 	if (startMs > endMs) throw new HttpError(400, `start (${params.get("start")}) is after end (${params.get("end")})`);
-	if (endMs - startMs > MAX_SEARCH_RANGE_MS) {
-		throw new HttpError(400, `the range from start to end is longer than ${MAX_SEARCH_RANGE_MS / 3_600_000} hours: search a shorter range`);
+	if (endMs - startMs > maxRangeMs) {
+		throw new HttpError(400, `the range from start to end is longer than ${maxRangeMs / 3_600_000} hours: search a shorter range`);
 	}
 	return { startMs, endMs };
 }

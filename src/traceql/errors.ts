@@ -14,10 +14,12 @@ export class QueryError extends AssemblerError {
  * A query's own failure raised inside a partition reaches the router as a plain Error (classes do
  * not cross a Durable Object RPC): recognise it by its message, so it is still a 400.
  */
-export function queryErrorFrom(error: unknown): QueryError | undefined {
+export function queryErrorFrom(error: unknown, depth = 0): QueryError | undefined {
 	if (error instanceof QueryError) return error;
-	const message = error instanceof Error ? error.message : "";
-	return message.includes(BUDGET_MESSAGE) ? new QueryError(message.slice(message.indexOf(BUDGET_MESSAGE))) : undefined;
+	if (!(error instanceof Error) || depth > 3) return undefined;
+	if (error.message.includes(BUDGET_MESSAGE)) return new QueryError(error.message.slice(error.message.indexOf(BUDGET_MESSAGE)));
+	// The index wraps a failed partition call in its own error, with the partition's as the cause.
+	return queryErrorFrom(error.cause, depth + 1);
 }
 
 /** The start of a RegexBudgetError's message (kept here so the check needs no import of the engine). */

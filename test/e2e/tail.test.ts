@@ -43,6 +43,14 @@ describe("the assembler as a streaming tail consumer", () => {
 	it("delivers a Worker, its service-binding callee and its Durable Object as one live trace under the external caller", async () => {
 		const external = hex(16);
 		const callerSpan = hex(8);
+		// The external caller exports its own span (with TAIL_STITCH_EXTERNAL=verified, the default,
+		// the Worker's trace joins the caller's only under a span that exists there).
+		const exported = await fetch(`${server.url}/v1/traces`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: "service.name", value: { stringValue: "browser" } }] }, scopeSpans: [{ spans: [{ traceId: external, spanId: callerSpan, name: "POST /checkout", kind: 3, startTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n), endTimeUnixNano: String(BigInt(Date.now() + 50) * 1_000_000n) }] }] }] }),
+		});
+		expect(exported.status).toBe(200);
 		const frames: Frame[] = [];
 		const socket = new WebSocket(`${server.url.replace("http", "ws")}/v1/traces/${external}/live`);
 		socket.addEventListener("message", (event) => frames.push(JSON.parse(String(event.data))));
@@ -58,7 +66,7 @@ describe("the assembler as a streaming tail consumer", () => {
 		while (!frames.some((f) => f.type === "finalized") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
 		socket.close();
 		expect(frames.map((f) => f.type)).toContain("finalized");
-		const streamed = frames.filter((f) => f.type === "spans").flatMap(spansIn);
+		const streamed = frames.filter((f) => f.type === "spans" || f.type === "snapshot").flatMap(spansIn);
 		expect(new Set(streamed.map((s) => s.span.spanId)).size).toBe(streamed.length); // nothing sent twice
 
 		const read = await fetch(`${server.url}/v1/traces/${external}`);
@@ -83,8 +91,8 @@ describe("the assembler as a streaming tail consumer", () => {
 			const node = id ? byId.get(id) : undefined;
 			return node ? [...ancestry(node.span.parentSpanId), node.span.name] : [];
 		};
-		expect(ancestry(callee.span.spanId)).toEqual(["fetch", "fetch", "fetch"]);
-		expect(ancestry(object.span.spanId).slice(0, 2)).toEqual(["fetch", "durable_object_subrequest"]);
+		expect(ancestry(callee.span.spanId)).toEqual(["POST /checkout", "fetch", "fetch", "fetch"]);
+		expect(ancestry(object.span.spanId).slice(0, 3)).toEqual(["POST /checkout", "fetch", "durable_object_subrequest"]);
 		expect(spans.some((s) => s.span.parentSpanId === object.span.spanId && s.span.name.startsWith("durable_object_storage"))).toBe(true);
 		expect(attr(producer.span, "http.response.status_code")?.intValue).toBe("200");
 		// console.log became a span event. (`wrangler dev` prefixes the Worker's name to the message.)

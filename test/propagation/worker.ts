@@ -9,7 +9,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "
 import assembler from "../../src/index";
 import { recordIncomingTraceparent } from "../../src/propagation";
 
-export { TraceAssembler, SearchPartition } from "../../src/index";
+export { TraceAssembler, SearchPartition, IndexDirectory } from "../../src/index";
 export default assembler;
 
 /** A finished span, as a callee hands it back to the test for export. */

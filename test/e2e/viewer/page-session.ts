@@ -20,6 +20,11 @@ export interface PageSession {
 export async function openSession(browser: Browser, origin: string, options: { token?: string } = {}): Promise<PageSession> {
 	const context = await browser.newContext({ viewport: { width: 1400, height: 800 } });
 	if (options.token) await context.addInitScript(([key, token]) => localStorage.setItem(key!, token!), [TOKEN_KEY, options.token]);
+	// A Content-Security-Policy violation fails the test through the console rule below, even one
+	// the browser would only report (Chromium also logs "Refused to ..." itself).
+	await context.addInitScript({
+		content: 'document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`));',
+	});
 	const page = await context.newPage();
 	const requests: string[] = [];
 	const errors: string[] = [];
@@ -45,10 +50,15 @@ export async function openSession(browser: Browser, origin: string, options: { t
 	};
 }
 
-/** `data-span-id` → `data-depth` of the span rows in the DOM now. */
+/**
+ * `data-span-id` → `data-depth` of the span rows in the DOM now. A span shown twice fails here: a
+ * Map keyed by span id would hide the duplicate row, so the row count is compared first.
+ */
 export async function shownDepths(page: Page): Promise<Map<string, number>> {
 	const pairs = await page.$$eval("[data-span-id]", (rows) => rows.map((r) => [r.getAttribute("data-span-id")!, Number(r.getAttribute("data-depth"))] as const));
-	return new Map(pairs);
+	const depths = new Map(pairs);
+	expect(pairs.length, `rows in the DOM (${pairs.length}) vs distinct spans (${depths.size}): a span is shown twice`).toBe(depths.size);
+	return depths;
 }
 
 /** Depth of every span of an OTLP JSON trace, from its parent links (a missing parent makes a root). */

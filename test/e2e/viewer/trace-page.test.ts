@@ -58,7 +58,10 @@ describe("trace page", () => {
 
 		const session = await openSession(browser, server.url, { token: TOKEN });
 		const { page } = session;
-		await page.goto(`${server.url}/ui/trace/${demo.traceId}`);
+		const document = await page.goto(`${server.url}/ui/trace/${demo.traceId}`);
+		// The viewer's security headers (src/ui/_headers), also on a deep link the SPA fallback serves.
+		expect(document!.headers()).toMatchObject({ "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" });
+		expect(document!.headers()["content-security-policy"]).toMatch(/default-src 'self';.*script-src 'self';.*frame-ancestors 'none'/);
 		await page.waitForSelector(`[data-span-id]`);
 		await expect.poll(async () => (await shownDepths(page)).size).toBe(demo.spanCount);
 		expect(await shownDepths(page)).toEqual(expected);
