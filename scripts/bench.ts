@@ -1,4 +1,4 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--search [--search-runs 40]]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--search [--search-runs 40]] [--metrics [--metrics-runs 20] [--metrics-traces 100000]]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
 //  - ingest throughput and request latency for protobuf and JSON (512 spans over 64 traces per
 //    request, traces continuing over 8 requests, 4 concurrent clients), interleaved round by round
@@ -38,6 +38,14 @@ const { spanIdentity } = await import("../src/otlp/span-facts.ts");
 if (hasFlag("search")) {
 	const { searchBench } = await import("./lib/search-bench.ts");
 	process.stdout.write(`${(await searchBench()).markdown}\n`);
+	// The metrics section (TraceQL metrics over 64-span traces): its own file and dev server.
+	const { metricsBench } = await import("./bench/metrics-bench.ts");
+	process.stdout.write(`\n${(await metricsBench()).markdown}\n`);
+	process.exit(0);
+}
+if (hasFlag("metrics")) {
+	const { metricsBench } = await import("./bench/metrics-bench.ts");
+	process.stdout.write(`${(await metricsBench()).markdown}\n`);
 	process.exit(0);
 }
 
