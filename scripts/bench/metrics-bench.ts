@@ -76,7 +76,7 @@ export async function metricsBench(): Promise<{ markdown: string; figures: Recor
 			const p50 = quantile(timings, 0.5);
 			const p99 = quantile(timings, 0.99);
 			figures[c.q] = { p50Ms: p50, p99Ms: p99, rowsRead: quantile(rows, 0.5), series: series.length };
-			lines.push(`| ${c.name} | ${p50.toFixed(0)} ms | ${p99.toFixed(0)} ms | ${quantile(rows, 0.5).toLocaleString("en-US")} | ${series.length} |`);
+			lines.push(`| ${c.name.replaceAll("|", "\\|")} | ${p50.toFixed(0)} ms | ${p99.toFixed(0)} ms | ${quantile(rows, 0.5).toLocaleString("en-US")} | ${series.length} |`);
 		}
 		return { markdown: lines.join("\n"), figures };
 	} finally {
