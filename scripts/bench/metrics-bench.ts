@@ -36,9 +36,13 @@ export async function metricsBench(): Promise<{ markdown: string; figures: Recor
 					const from = next;
 					next += SEED_CHUNK;
 					if (from >= traces) return;
-					const response = await fetch(`${server.url}/bench/seed64?from=${from}&count=${Math.min(SEED_CHUNK, traces - from)}&total=${traces}&endMs=${endMs}`, { method: "POST" });
-					if (response.status !== 200) throw new Error(`seed answered ${response.status}: ${await response.text()}`);
-					await response.arrayBuffer();
+					// A chunk is idempotent (the same rows, the same versions): retried if the dev server restarted under it.
+					for (let attempt = 1; ; attempt++) {
+						const response = await fetch(`${server.url}/bench/seed64?from=${from}&count=${Math.min(SEED_CHUNK, traces - from)}&total=${traces}&endMs=${endMs}`, { method: "POST" });
+						const text = await response.text();
+						if (response.status === 200) break;
+						if (attempt >= 3) throw new Error(`seed answered ${response.status}: ${text}`);
+					}
 				}
 			}),
 		);
