@@ -7,6 +7,7 @@ import { option } from "./lib/args.ts";
 import { launchChromium } from "./lib/browser.ts";
 import { bigTrace, postBigTrace } from "./lib/big-trace.ts";
 import { startDevServer } from "./lib/dev-server.ts";
+import { median, quantile } from "./lib/stats.ts";
 import type { Browser } from "playwright-core";
 
 const spans = Number(option("spans", "10000"));
@@ -88,8 +89,6 @@ async function snapshotMs(url: string, traceId: string): Promise<{ firstFrameMs:
 	return { firstFrameMs, lastFrameMs };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
 console.error(`bench-viewer: a ${spans}-span trace, ${rounds} page loads each open and finalized; starting wrangler dev ...`);
 const server = await startDevServer({ vars: { AUTH_TOKENS: TOKEN, QUIET_PERIOD_MS: String(QUIET_MS), MAX_TRACE_AGE_MS: "600000" } });
@@ -131,7 +130,7 @@ try {
 	console.log(`| navigation → first span rows painted, trace finalized (R2) | ${ms(median(complete.map((r) => r.firstRowsMs)))} |`);
 	console.log(`| navigation → all spans loaded, trace finalized (R2) | ${ms(median(complete.map((r) => r.allSpansMs)))} |`);
 	console.log(`| floor: the live snapshot to Node, first / last frame, trace finalized | ${floor(completeFloor)} |`);
-	console.log(`| scrolling top to bottom, half a screen per frame: frame time p50 / p99 / max | ${scroll.frames.length} frames: ${percentile(scroll.frames, 0.5).toFixed(1)} / ${percentile(scroll.frames, 0.99).toFixed(1)} / ${Math.max(...scroll.frames).toFixed(1)} ms |`);
+	console.log(`| scrolling top to bottom, half a screen per frame: frame time p50 / p99 / max | ${scroll.frames.length} frames: ${quantile(scroll.frames, 0.5).toFixed(1)} / ${quantile(scroll.frames, 0.99).toFixed(1)} / ${Math.max(...scroll.frames).toFixed(1)} ms |`);
 	console.log(`| span rows in the DOM at most while scrolling | ${scroll.rowsInDom} |`);
 } finally {
 	await browser.close();

@@ -1,5 +1,9 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--search [--search-runs 40]] [--metrics [--metrics-runs 20] [--metrics-traces 100000]]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--forward-cost] [--lifecycle] [--search [--search-runs 40]] [--metrics [--metrics-runs 20] [--metrics-traces 100000]] [--scale [--scale-seconds 10] [--ops-usd 0.357]]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
+//  - the headline: ingest against the lifecycle floor, both finalizing as they go
+//    (scripts/bench/lifecycle-floor.ts: the design floor plus, per trace, one alarm, one R2 write of
+//    its parts and one index row), the median of per-round ratios of runs made back to back;
+//    `--lifecycle` runs only this;
 //  - ingest throughput and request latency for protobuf and JSON (512 spans over 64 traces per
 //    request, traces continuing over 8 requests, 4 concurrent clients), interleaved round by round
 //    with the same load against a null Worker in the same runtime (the transport floor) and
@@ -13,6 +17,8 @@
 //  - read latency of a 10,000-span trace, open and finalized; memory an object holds per span;
 //  - 10,000 traces open at once.
 // The search section (scripts/lib/search-bench.ts) runs last; --search runs only it.
+// --scale runs only the index's scale section (scripts/bench/scale.ts): bytes per entry, one
+// partition's sustained writes/s, and the shards, GB and $ per million spans at 1k-1M spans/s.
 // --profile also prints where workerd spends its CPU during one protobuf run (V8's sampling profiler
 // through wrangler's inspector; function names and lines refer to wrangler's bundle).
 // The machine is shared and noisy: each figure is the median of the rounds, and ratios compare
@@ -24,16 +30,29 @@ import { fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { hasFlag, option } from "./lib/args.ts";
 import { startDevServer, type DevServer } from "./lib/dev-server.ts";
 import { connectInspector, profileSelfTime } from "./lib/inspector.ts";
+import { median, quantile } from "./lib/stats.ts";
 import type { Load } from "./lib/bench-load.ts";
 
 // Imported once the resolve hook is in place (the sources import without extensions).
 const { buildLoad } = await import("./lib/bench-load.ts");
 const { cloudflareExportCost, costJson, costTable, standardCost } = await import("./lib/cost.ts");
+const { forwardingCost } = await import("./bench/forward-cost.ts");
+
+if (hasFlag("forward-cost")) {
+	process.stdout.write(`${(await forwardingCost((line) => process.stderr.write(`${line}\n`))).table}\n`);
+	process.exit(0);
+}
 const { ExportTraceServiceRequestSchema } = await import("../src/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts");
 const { splitRequest } = await import("../src/ingest/split.ts");
 const { PartStore } = await import("../src/assembler/part-store.ts");
 const { forEachSpan } = await import("../src/otlp/wire.ts");
 const { spanIdentity } = await import("../src/otlp/span-facts.ts");
+
+if (hasFlag("scale")) {
+	const { scaleBench } = await import("./bench/scale.ts");
+	process.stdout.write(`${(await scaleBench()).markdown}\n`);
+	process.exit(0);
+}
 
 if (hasFlag("search")) {
 	const { searchBench } = await import("./lib/search-bench.ts");
@@ -56,18 +75,13 @@ const tracesPerRequest = Number(option("traces", "64"));
 const jsonOut = option("json", "");
 const profile = hasFlag("profile");
 const costOnly = hasFlag("cost");
+const lifecycleOnly = hasFlag("lifecycle");
 const QUIET_MS = 1000;
 const MEMORY_SPANS = 40_000;
 const ROOT = resolve(import.meta.dirname, "..");
 type Encoding = "protobuf" | "json";
 const CONTENT_TYPE: Record<Encoding, string> = { protobuf: "application/x-protobuf", json: "application/json" };
 
-const median = (xs: number[]) => quantile(xs, 0.5);
-function quantile(xs: number[], q: number): number {
-	if (xs.length === 0) return Number.NaN;
-	const sorted = [...xs].sort((a, b) => a - b);
-	return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
 const log = (text: string) => process.stderr.write(`${text}\n`);
 
 interface Run {
@@ -75,6 +89,8 @@ interface Run {
 	latencies: number[];
 	failed: number;
 }
+
+const failureKinds = new Set<number>();
 
 /** Sends `total` bodies (cycling through `bodies`) from `clients` concurrent clients. */
 async function drive(url: string, bodies: Uint8Array[], encoding: Encoding, spansPerRequest: number, total = bodies.length): Promise<Run> {
@@ -103,7 +119,12 @@ async function drive(url: string, bodies: Uint8Array[], encoding: Encoding, span
 				latencies.push(performance.now() - t0);
 				// A 200 with partial success would hide refused spans: the load has none to refuse.
 				if (response.status === 200 && !(encoding === "json" && new TextDecoder().decode(answer).includes("rejected"))) ok++;
-				else failed++;
+				else {
+					failed++;
+					// Each kind of failure once, so a run that fails says why.
+					const why = `${response.status} ${new TextDecoder().decode(answer).slice(0, 160)}`;
+					if (!failureKinds.has(response.status)) log(`request failed: ${(failureKinds.add(response.status), why)}`);
+				}
 			}
 		}),
 	);
@@ -206,10 +227,84 @@ async function measureCost() {
 	const standard = await standardCost();
 	log("cost: Cloudflare-export-shaped load (JSON, each trace in 4 parts arriving after it was finalized) ...");
 	const cloudflareExport = await cloudflareExportCost();
-	return { standard, cloudflareExport, table: costTable(standard, cloudflareExport), json: { standard: costJson(standard), cloudflareExport: costJson(cloudflareExport) } };
+	// Forwarding and tail sampling (scripts/bench/forward-cost.ts).
+	const forwarding = await forwardingCost(log);
+	return { standard, cloudflareExport, table: `${costTable(standard, cloudflareExport)}\n\n${forwarding.table}`, json: { standard: costJson(standard), cloudflareExport: costJson(cloudflareExport), forwarding: forwarding.results } };
+}
+
+/**
+ * One round of the headline: the assembler (1 s quiet period: it finalizes during the run) and the
+ * lifecycle floor (the same quiet period) take the same load back to back, in alternating order.
+ * Fresh trace ids each time, so every trace opens, finalizes and is indexed during the run.
+ */
+async function lifecycleRound(assemblerUrl: string, floorUrl: string, encoding: Encoding, round: number): Promise<{ assembler: Run; floor: Run }> {
+	const assemblerLoad = buildLoad({ requests, tracesPerRequest });
+	const floorLoad = buildLoad({ requests, tracesPerRequest });
+	const assemblerRun = () => drive(assemblerUrl, assemblerLoad[encoding], encoding, 512);
+	const floorRun = () => drive(floorUrl, floorLoad[encoding], encoding, 512);
+	if (round % 2 === 1) {
+		const assembler = await assemblerRun();
+		return { assembler, floor: await floorRun() };
+	}
+	const floor = await floorRun();
+	return { floor, assembler: await assemblerRun() };
+}
+
+function lifecycleTable(ratios: Partial<Record<Encoding, number[]>>, runs: Record<string, Run[]>, indexed: number): string {
+	const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
+	const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+	const rows = [
+		"| headline: ingest vs lifecycle floor, both finalizing as they go (median of per-round ratios) | assembler spans/s | lifecycle floor spans/s | ratio | per round |",
+		"|---|---|---|---|---|",
+	];
+	for (const encoding of ["protobuf", "json"] as const) {
+		const xs = ratios[encoding] ?? [];
+		rows.push(`| ${encoding} | ${fmt(median((runs[`${encoding} assembler, finalizing`] ?? []).map((r) => r.spansPerSecond)))} | ${fmt(median((runs[`${encoding} lifecycle floor`] ?? []).map((r) => r.spansPerSecond)))} | ${pct(median(xs))} | ${xs.map(pct).join(", ")} |`);
+	}
+	rows.push("", `(the lifecycle floor indexed ${fmt(indexed)} finalized traces during the runs)`);
+	return rows.join("\n");
+}
+
+async function floorIndexed(url: string): Promise<number> {
+	return ((await (await fetch(`${url}/floor/indexed`)).json()) as { indexed: number }).indexed;
 }
 
 // ---------------------------------------------------------------------------------------------
+
+if (lifecycleOnly) {
+	log(`bench --lifecycle: ${rounds} rounds × ${requests} requests × 512 spans, ${clients} clients; assembler and lifecycle floor, ${QUIET_MS} ms quiet period ...`);
+	const [assembler, lifecycle] = await Promise.all([
+		startDevServer({ vars: { ALLOW_ANONYMOUS: "true", QUIET_PERIOD_MS: String(QUIET_MS), MAX_SPANS_PER_TRACE: "50000" } }),
+		startDevServer({ configs: [join(ROOT, "scripts/bench/lifecycle-floor.toml")], vars: { QUIET_PERIOD_MS: String(QUIET_MS) } }),
+	]);
+	process.on("SIGINT", async () => {
+		await Promise.all([assembler.stop(), lifecycle.stop()]);
+		process.exit(130);
+	});
+	try {
+		const warm = buildLoad({ requests: 8 });
+		for (const encoding of ["protobuf", "json"] as const) {
+			await drive(assembler.url, warm[encoding], encoding, 512);
+			await drive(lifecycle.url, warm[encoding], encoding, 512);
+		}
+		const ratios: Partial<Record<Encoding, number[]>> = {};
+		const runs: Record<string, Run[]> = {};
+		for (let round = 1; round <= rounds; round++) {
+			for (const encoding of ["protobuf", "json"] as const) {
+				const { assembler: a, floor: f } = await lifecycleRound(assembler.url, lifecycle.url, encoding, round);
+				(runs[`${encoding} assembler, finalizing`] ??= []).push(a);
+				(runs[`${encoding} lifecycle floor`] ??= []).push(f);
+				(ratios[encoding] ??= []).push(a.spansPerSecond / f.spansPerSecond);
+				log(`round ${round} ${encoding}: assembler ${Math.round(a.spansPerSecond)} spans/s, lifecycle floor ${Math.round(f.spansPerSecond)} (${Math.round((100 * a.spansPerSecond) / f.spansPerSecond)}%), failed ${a.failed}/${f.failed}`);
+			}
+		}
+		process.stdout.write(`${lifecycleTable(ratios, runs, await floorIndexed(lifecycle.url))}\n`);
+		if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ lifecycleRatios: ratios }, null, 2));
+	} finally {
+		await Promise.all([assembler.stop(), lifecycle.stop()]);
+	}
+	process.exit(0);
+}
 
 if (costOnly) {
 	const cost = await measureCost();
@@ -223,13 +318,14 @@ const vars = { ALLOW_ANONYMOUS: "true", QUIET_PERIOD_MS: String(QUIET_MS), MAX_S
 // Plain ingest is timed on a server whose quiet period outlasts the run, as the design floor never
 // finalizes; `real` (1 s quiet period) takes the stitched + live runs, finalizing as it goes.
 const heldVars = { ...vars, QUIET_PERIOD_MS: "600000", MAX_TRACE_AGE_MS: "600000" };
-const [real, ingest, floor, designFloor] = await Promise.all([
+const [real, ingest, floor, designFloor, lifecycleFloor] = await Promise.all([
 	startDevServer({ vars }),
 	startDevServer({ vars: heldVars }),
 	startDevServer({ configs: [join(ROOT, "scripts/bench/wrangler.toml")] }),
 	startDevServer({ configs: [join(ROOT, "scripts/bench/design-floor.toml")] }),
+	startDevServer({ configs: [join(ROOT, "scripts/bench/lifecycle-floor.toml")], vars: { QUIET_PERIOD_MS: String(QUIET_MS) } }),
 ]);
-const servers: DevServer[] = [real, ingest, floor, designFloor];
+const servers: DevServer[] = [real, ingest, floor, designFloor, lifecycleFloor];
 process.on("SIGINT", async () => {
 	await Promise.all(servers.map((s) => s.stop()));
 	process.exit(130);
@@ -243,6 +339,7 @@ try {
 		await drive(ingest.url, warm[encoding], encoding, 512);
 		await drive(floor.url, warm[encoding], encoding, 512);
 		await drive(designFloor.url, warm[encoding], encoding, 512);
+		await drive(lifecycleFloor.url, warm[encoding], encoding, 512);
 	}
 
 	if (profile) {
@@ -258,6 +355,8 @@ try {
 	const finalizeDelays: number[] = [];
 	/** Assembler ÷ design floor, per round (the runs of one round are seconds apart). */
 	const designRatios: Partial<Record<Encoding, number[]>> = {};
+	/** Assembler (finalizing) ÷ lifecycle floor, per round: the headline. */
+	const lifecycleRatios: Partial<Record<Encoding, number[]>> = {};
 	const parsing: Record<Encoding, { full: number; split: number }> = { protobuf: { full: 0, split: 0 }, json: { full: 0, split: 0 } };
 
 	for (let round = 1; round <= rounds; round++) {
@@ -282,6 +381,10 @@ try {
 			record(`${encoding} design floor`, designed);
 			(designRatios[encoding] ??= []).push(assembled.spansPerSecond / designed.spansPerSecond);
 			record(`${encoding} floor`, await drive(floor.url, plain[encoding], encoding, 512, requests * 3));
+			const lifecycle = await lifecycleRound(real.url, lifecycleFloor.url, encoding, round);
+			record(`${encoding} assembler, finalizing`, lifecycle.assembler);
+			record(`${encoding} lifecycle floor`, lifecycle.floor);
+			(lifecycleRatios[encoding] ??= []).push(lifecycle.assembler.spansPerSecond / lifecycle.floor.spansPerSecond);
 			// Stitching and live subscribers on: the 32 parent traces of the load's last group are
 			// watched from before their first span to their `finalized` event. Their last spans are in
 			// the last requests, so the delay from the end of the load times finalization under load.
@@ -307,8 +410,9 @@ try {
 	const finalJson = await timedReads(real.url, big.traceId, "application/json");
 	const finalProtobuf = await timedReads(real.url, big.traceId, "application/x-protobuf");
 
+	const lifecycleIndexed = await floorIndexed(lifecycleFloor.url);
 	// 10,000 traces open at once: a server whose quiet period outlasts the test.
-	await Promise.all([real.stop(), ingest.stop(), floor.stop(), designFloor.stop()]);
+	await Promise.all([real.stop(), ingest.stop(), floor.stop(), designFloor.stop(), lifecycleFloor.stop()]);
 	servers.splice(0);
 	const held = await startDevServer({ vars: heldVars });
 	servers.push(held);
@@ -343,7 +447,7 @@ try {
 			failed: runs.reduce((n, r) => n + r.failed, 0),
 		};
 	};
-	const rows: string[] = [];
+	const rows: string[] = [lifecycleTable(lifecycleRatios, results, lifecycleIndexed), ""];
 	const table: Record<string, unknown> = {};
 	rows.push("| load (median of rounds) | spans/s | latency p50 | latency p99 | failed | vs transport floor | vs design floor |", "|---|---|---|---|---|---|---|");
 	for (const encoding of ["protobuf", "json"] as const) {
@@ -382,7 +486,7 @@ try {
 	rows.push("", cost.table);
 	process.stdout.write(`${rows.join("\n")}\n`);
 	if (jsonOut) {
-		writeFileSync(jsonOut, JSON.stringify({ cost: cost.json, designRatios, table, parsing, finalizeDelays, openRead, heldOpenRead, finalJson, finalProtobuf, memoryPerSpan, rssPerSpan, protoPerSpan, openTraces: manyLoad.traceIds.length, openFailed: many.failed }, null, 2));
+		writeFileSync(jsonOut, JSON.stringify({ cost: cost.json, lifecycleRatios, designRatios, table, parsing, finalizeDelays, openRead, heldOpenRead, finalJson, finalProtobuf, memoryPerSpan, rssPerSpan, protoPerSpan, openTraces: manyLoad.traceIds.length, openFailed: many.failed }, null, 2));
 	}
 } finally {
 	await Promise.all(servers.map((s) => s.stop()));

@@ -2,6 +2,7 @@
 // Measures, against a running assembler (npm start), the delay from POST /v1/traces to the `spans`
 // event on the trace's live WebSocket, and prints the median and p99.
 import { option } from "./lib/args.ts";
+import { quantile } from "./lib/stats.ts";
 
 const base = option("url", "http://127.0.0.1:8787");
 const token = option("token", process.env.TRACE_ASSEMBLER_TOKEN ?? "");
@@ -50,6 +51,6 @@ async function sample(): Promise<number> {
 const delays: number[] = [];
 for (let i = 0; i < samples; i++) delays.push(await sample());
 delays.sort((a, b) => a - b);
-const pct = (p: number) => delays[Math.min(delays.length - 1, Math.floor(p * delays.length))]!;
+const pct = (p: number) => quantile(delays, p);
 console.log(`POST -> live "spans" event, ${samples} samples, ${subscribers} subscriber(s) per trace:`);
 console.log(`  median ${pct(0.5).toFixed(2)} ms   p99 ${pct(0.99).toFixed(2)} ms   max ${delays.at(-1)!.toFixed(2)} ms`);

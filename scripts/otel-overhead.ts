@@ -8,6 +8,7 @@
 import { resolve } from "node:path";
 import { option } from "./lib/args.ts";
 import { startDevServer } from "./lib/dev-server.ts";
+import { median } from "./lib/stats.ts";
 
 const spans = Number(option("spans", "2000"));
 const rounds = Number(option("rounds", "15"));
@@ -27,7 +28,6 @@ try {
 			times[mode]!.push(performance.now() - started);
 		}
 	}
-	const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 	const floor = median(times.none!);
 	const perSpan = (mode: string) => ((median(times[mode]!) - floor) * 1000) / spans;
 	const runtime = perSpan("runtime");

@@ -4,10 +4,14 @@
 // time, while the whole dev server is killed with SIGKILL and restarted every --crash-every
 // seconds (objects lose memory, requests and alarms are cut off mid-way) and R2 fails during the
 // --r2-outage window (fractions of the run). Clients retry like OTLP exporters (429/5xx/network
-// errors, same body). At the end every trace is read back; every span that was acknowledged must
-// be stored exactly once. Prints a table; exits 1 on any lost or duplicated span.
+// errors, same body). At the end every trace is read back, and every object's part rows are read
+// from the stopped server's state directory: every span that was acknowledged must be read back,
+// and stored exactly once (reads and R2 writes de-duplicate again, so duplicates are counted in
+// the part rows, where they would be stored); the search index holds an entry per trace and lists
+// none twice. Prints a table; exits 1 on any lost or duplicated span or any trace listed twice.
 import { option } from "./lib/args.ts";
 import { startDevServer, type DevServer } from "./lib/dev-server.ts";
+import { readStoredParts } from "./lib/stored-parts.ts";
 import { join, resolve } from "node:path";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -191,7 +195,32 @@ let next = 0;
 await Promise.all(Array.from({ length: 16 }, async () => {
 	while (next < ids.length) await check(ids[next++]!);
 }));
+
+// The search index after the same faults (issue 17): one entry per trace over the run's windows
+// (GET /api/status/index), none given up as unindexed, and `{}` listing no trace twice.
+const index = { entries: 0, unindexed: 0, listed: 0, listedTwice: 0, unknown: 0 };
+const range = `start=${Math.floor(started / 1000) - 3_600}&end=${Math.ceil(Date.now() / 1000) + 60}`;
+const indexDeadline = Date.now() + 60_000;
+for (;;) {
+	const res = await fetch(`http://127.0.0.1:${port}/api/status/index?${range}`).catch(() => undefined);
+	if (res?.status === 200) {
+		const status = (await res.json()) as { windows: { entries: number }[]; unindexed: number };
+		index.entries = status.windows.reduce((n, w) => n + w.entries, 0);
+		index.unindexed = status.unindexed;
+		if (index.entries >= ids.length || Date.now() > indexDeadline) break;
+	} else if (Date.now() > indexDeadline) break;
+	await new Promise((r) => setTimeout(r, 1_000));
+}
+const listing = await fetch(`http://127.0.0.1:${port}/api/search?q={}&limit=1000&${range}`).then((r) => r.json() as Promise<{ traces: { traceID: string }[] }>).catch(() => ({ traces: [] }));
+const listedIds = listing.traces.map((t) => t.traceID);
+index.listed = listedIds.length;
+index.listedTwice = listedIds.length - new Set(listedIds).size;
+index.unknown = listedIds.filter((id) => !accepted.has(id)).length;
 await server.stop();
+// Where a duplicate would be stored: the objects' part rows (RETENTION_MS keeps them for a day).
+const stored = readStoredParts(persistTo);
+let storedMissing = 0;
+for (const [traceId, spanIds] of accepted) for (const id of spanIds) if (!stored.byTrace.get(traceId)?.has(id)) storedMissing++;
 
 const table = [
 	["| what | result |", "|---|---|"],
@@ -201,8 +230,11 @@ const table = [
 	[`| requests acknowledged / given up | ${stats.acknowledged} / ${stats.gaveUp} |`],
 	[`| spans rejected with partial success | ${stats.rejected} |`],
 	[`| traces / acknowledged spans read back | ${verify.traces} / ${verify.spans} |`],
-	[`| lost / duplicated / unexpected spans | ${verify.lost} / ${verify.duplicated} / ${verify.unexpected} |`],
+	[`| lost / duplicated / unexpected spans (read back) | ${verify.lost} / ${verify.duplicated} / ${verify.unexpected} |`],
+	[`| spans in the objects' part rows / stored twice / acknowledged but not stored | ${stored.spans} / ${stored.duplicated} / ${storedMissing} |`],
 	[`| traces not complete at the deadline | ${verify.incomplete} |`],
+	[`| search index: entries / traces, unindexed | ${index.entries} / ${ids.length}, ${index.unindexed} |`],
+	[`| search index: \`{}\` (limit 1000) listed / listed twice / unknown | ${index.listed} / ${index.listedTwice} / ${index.unknown} |`],
 ].flat();
 console.log(table.join("\n"));
-process.exit(verify.lost + verify.duplicated + verify.unexpected + stats.gaveUp > 0 ? 1 : 0);
+process.exit(verify.lost + verify.duplicated + verify.unexpected + stored.duplicated + storedMissing + stats.gaveUp + index.listedTwice + index.unknown > 0 ? 1 : 0);

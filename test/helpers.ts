@@ -1,7 +1,9 @@
 // Builders for OTLP requests and small helpers shared by the workerd tests.
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { env, exports } from "cloudflare:workers";
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { spanIdentity } from "../src/otlp/span-facts";
+import { forEachSpan, toHex } from "../src/otlp/wire";
 import { ExportTraceServiceRequestSchema } from "../src/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb";
 import { SpanSchema, TracesDataSchema, type TracesData } from "../src/gen/opentelemetry/proto/trace/v1/trace_pb";
 import { objectName } from "../src/trace-address";
@@ -186,4 +188,21 @@ export function holdR2Puts(): { release: () => void; restore: () => void } {
 		return put.apply(this, args);
 	} as R2Bucket["put"];
 	return { release, restore: () => void (bucket.put = put) };
+}
+
+/**
+ * What the trace's object holds in storage: one entry per span stored in its part rows (original
+ * trace id + span id, hex), in row order. De-duplication is judged here, not on reads: a read or an
+ * R2 write de-duplicates again and would hide a span stored twice.
+ */
+export async function storedSpanIdentities(traceId: string, tenant = ""): Promise<string[]> {
+	return runInDurableObject(stubFor(traceId, tenant), (_instance, state) => {
+		const tables = state.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'parts'").toArray();
+		if (tables.length === 0) return [];
+		const identities: string[] = [];
+		for (const row of state.storage.sql.exec<{ spans: ArrayBuffer | null }>("SELECT spans FROM parts WHERE seq > 0 ORDER BY seq")) {
+			if (row.spans) forEachSpan(new Uint8Array(row.spans), (_resource, _scope, body) => identities.push(toHex(spanIdentity(body))));
+		}
+		return identities;
+	});
 }

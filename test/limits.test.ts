@@ -1,7 +1,7 @@
 // The test environment lowers MAX_SPANS_PER_TRACE to 1000 and MAX_TRACE_BYTES to 4 MiB (vitest.config.ts).
 import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
-import { finalizeNow, getTrace, jsonRequest, postTraces, randomHex, readTrace, r2KeyOf, spanIds, stubFor } from "./helpers";
+import { finalizeNow, getTrace, jsonRequest, postTraces, randomHex, readTrace, r2KeyOf, spanIds, storedSpanIdentities, stubFor } from "./helpers";
 
 describe("per-trace limits", () => {
 	it("stores a part larger than a SQLite row (2 MB) in several rows, whole after an eviction", async () => {
@@ -15,6 +15,10 @@ describe("per-trace limits", () => {
 		// A retry after the eviction is recognised span by span.
 		const retry = (await (await postTraces(jsonRequest(spans.slice(0, 5)))).json()) as any;
 		expect(retry.partialSuccess).toBeUndefined();
+		// Judged on the part rows (several per part here), where a span stored twice would show.
+		const stored = await storedSpanIdentities(traceId);
+		expect(stored).toHaveLength(30);
+		expect(new Set(stored).size).toBe(30);
 		await finalizeNow(traceId);
 		expect(spanIds((await readTrace(traceId)).trace)).toHaveLength(30);
 	});

@@ -104,6 +104,34 @@ export default {
 			}
 			return Response.json({ written });
 		}
+		if (url.pathname === "/bench/partition-load" && request.method === "POST") {
+			// `--scale`: one partition takes single-entry writes (as trace objects send them) from
+			// `concurrency` callers for `seconds`; the entry is the posted trace's, under fresh trace ids.
+			const seconds = Number(url.searchParams.get("seconds") ?? "5");
+			const concurrency = Number(url.searchParams.get("concurrency") ?? "16");
+			const trace = new Uint8Array(await request.arrayBuffer());
+			const template = rowOf(buildEntry(hex(mix(1n), 32), trace), EntryState.Final, Date.now(), sortKeyOf(BigInt(Date.now()) * 1_000_000n));
+			const now = Date.now();
+			const window = { startMs: now - (now % 3_600_000), endMs: now - (now % 3_600_000) + 3_600_000, steps: [{ fromMs: now - (now % 3_600_000), shards: 1 }] };
+			const name = `index/scale-bench-${now}/${window.startMs}/0`;
+			const stub = env.SEARCH_PARTITION.getByName(name);
+			let writes = 0;
+			let next = 0;
+			const started = Date.now();
+			await Promise.all(
+				Array.from({ length: concurrency }, async () => {
+					while (Date.now() - started < seconds * 1000) {
+						const i = next++;
+						const row = { ...template, traceId: hex(mix(BigInt(i) + 99n), 16) + hex(mix(BigInt(i)), 16), sortKey: sortKeyOf(BigInt(started) * 1_000_000n + BigInt(i)) };
+						await stub.put([row], { tenant: "scale-bench", window, shard: 0 });
+						writes++;
+					}
+				}),
+			);
+			const elapsed = (Date.now() - started) / 1000;
+			const stats = await stub.stats();
+			return Response.json({ writes, seconds: elapsed, writesPerSecond: writes / elapsed, rows: stats.rows, bytes: stats.bytes, entryBytes: template.entry.length + template.terms.length });
+		}
 		if (url.pathname === "/bench/rows") {
 			// Rows written by entry writes and rows held, over the partitions of the given windows.
 			const tenant = url.searchParams.get("tenant") ?? "";

@@ -9,16 +9,13 @@
 import { join, resolve } from "node:path";
 import { option } from "./args.ts";
 import { startDevServer } from "./dev-server.ts";
+import { quantile } from "./stats.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const TRACES = 100_000;
 const SEED_CHUNK = 500;
 const SAMPLE_TRACES = 200;
 
-function quantile(xs: number[], q: number): number {
-	const sorted = [...xs].sort((a, b) => a - b);
-	return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-}
 
 const log = (text: string) => process.stderr.write(`${text}\n`);
 const hex = (bytes: number) => [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");

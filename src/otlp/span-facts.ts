@@ -1,6 +1,6 @@
 // Facts read from one encoded Span without decoding the rest of it.
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { concatBytes, equalBytes, fromHex } from "./wire";
+import { concatBytes, equalBytes, fromHex, readSpanFields, type SpanFields } from "./wire";
 
 /**
  * The attribute that keeps a span's original trace id after it was stitched into another trace.
@@ -9,56 +9,22 @@ import { concatBytes, equalBytes, fromHex } from "./wire";
 export const ORIGINAL_TRACE_ID_ATTRIBUTE = "assembler.original_trace_id";
 export const ORIGINAL_TRACE_ID_KEY = new TextEncoder().encode(ORIGINAL_TRACE_ID_ATTRIBUTE);
 
-export interface SpanFacts {
-	traceId: Uint8Array;
-	spanId: Uint8Array;
-	parentSpanId: Uint8Array;
-	name: string;
-	startTimeUnixNano: bigint;
-	endTimeUnixNano: bigint;
-	/** 0 unset, 1 ok, 2 error. */
-	statusCode: number;
-}
+/** A span's ids, name, times and status (the fields read without attributes). */
+export type SpanFacts = SpanFields;
 
 /** 24 bytes: the span's original trace id and its span id. */
 export function spanIdentity(span: Uint8Array): Uint8Array {
-	let traceId: Uint8Array | undefined;
-	let spanId: Uint8Array | undefined;
 	let original: Uint8Array | undefined;
-	const reader = new BinaryReader(span);
-	while (reader.pos < reader.len) {
-		const [field, wireType] = reader.tag();
-		if (field === 1 && wireType === WireType.LengthDelimited) traceId = reader.bytes();
-		else if (field === 2 && wireType === WireType.LengthDelimited) spanId = reader.bytes();
-		else if (field === 9 && wireType === WireType.LengthDelimited) original = originalTraceId(reader.bytes()) ?? original;
-		else reader.skip(wireType, field);
-	}
-	return concatBytes([original ?? traceId ?? new Uint8Array(16), spanId ?? new Uint8Array(8)]);
+	const { traceId, spanId } = readSpanFields(span, {
+		attribute(keyValue) {
+			original = originalTraceId(keyValue) ?? original;
+		},
+	});
+	return concatBytes([original ?? (traceId.length > 0 ? traceId : new Uint8Array(16)), spanId.length > 0 ? spanId : new Uint8Array(8)]);
 }
 
 export function readSpanFacts(span: Uint8Array): SpanFacts {
-	const facts: SpanFacts = {
-		traceId: EMPTY,
-		spanId: EMPTY,
-		parentSpanId: EMPTY,
-		name: "",
-		startTimeUnixNano: 0n,
-		endTimeUnixNano: 0n,
-		statusCode: 0,
-	};
-	const reader = new BinaryReader(span);
-	while (reader.pos < reader.len) {
-		const [field, wireType] = reader.tag();
-		if (field === 1 && wireType === WireType.LengthDelimited) facts.traceId = reader.bytes();
-		else if (field === 2 && wireType === WireType.LengthDelimited) facts.spanId = reader.bytes();
-		else if (field === 4 && wireType === WireType.LengthDelimited) facts.parentSpanId = reader.bytes();
-		else if (field === 5 && wireType === WireType.LengthDelimited) facts.name = reader.string();
-		else if (field === 7 && wireType === WireType.Bit64) facts.startTimeUnixNano = BigInt(reader.fixed64());
-		else if (field === 8 && wireType === WireType.Bit64) facts.endTimeUnixNano = BigInt(reader.fixed64());
-		else if (field === 15 && wireType === WireType.LengthDelimited) facts.statusCode = statusCode(reader.bytes());
-		else reader.skip(wireType, field);
-	}
-	return facts;
+	return readSpanFields(span);
 }
 
 /** The string value of attribute `key` among the KeyValues in field `field` of `message`. */
@@ -74,17 +40,6 @@ export function stringAttribute(message: Uint8Array, field: number, key: Uint8Ar
 }
 
 const EMPTY = new Uint8Array(0);
-
-function statusCode(status: Uint8Array): number {
-	let code = 0;
-	const reader = new BinaryReader(status);
-	while (reader.pos < reader.len) {
-		const [field, wireType] = reader.tag();
-		if (field === 3 && wireType === WireType.Varint) code = reader.int32();
-		else reader.skip(wireType, field);
-	}
-	return code;
-}
 
 function originalTraceId(keyValue: Uint8Array): Uint8Array | undefined {
 	const hex = keyValueString(keyValue, ORIGINAL_TRACE_ID_KEY);

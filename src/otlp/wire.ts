@@ -38,6 +38,62 @@ export interface SpanIds {
 	parentSpanId: Uint8Array;
 }
 
+/** A Span's top-level fields, as `readSpanFields` finds them (OTLP trace.proto, message Span). */
+export interface SpanFields extends SpanIds {
+	name: string;
+	startTimeUnixNano: bigint;
+	endTimeUnixNano: bigint;
+	/** 0 unset, 1 ok, 2 error. */
+	statusCode: number;
+}
+
+/** What a caller wants besides the fixed fields: each KeyValue attribute and each Link, as bytes. */
+export interface SpanFieldVisitor {
+	attribute?(keyValue: Uint8Array): void;
+	link?(link: Uint8Array): void;
+}
+
+/**
+ * The one reader of a Span's fields by number (trace_id 1, span_id 2, parent_span_id 4, name 5,
+ * start 7, end 8, attributes 9, links 13, status 15): every module that needs a fact of an encoded
+ * span reads it here, so the field numbers live in one place. Attributes and links are handed to
+ * `visit` as they are met, without collecting them, since the objects read every span they store.
+ */
+export function readSpanFields(span: Uint8Array, visit?: SpanFieldVisitor): SpanFields {
+	const fields: SpanFields = { traceId: EMPTY, spanId: EMPTY, parentSpanId: EMPTY, name: "", startTimeUnixNano: 0n, endTimeUnixNano: 0n, statusCode: 0 };
+	const reader = new BinaryReader(span);
+	while (reader.pos < reader.len) {
+		const [field, wireType] = reader.tag();
+		if (wireType === WireType.LengthDelimited) {
+			if (field === 1) fields.traceId = reader.bytes();
+			else if (field === 2) fields.spanId = reader.bytes();
+			else if (field === 4) fields.parentSpanId = reader.bytes();
+			else if (field === 5) fields.name = reader.string();
+			else if (field === 9 && visit?.attribute) visit.attribute(reader.bytes());
+			else if (field === 13 && visit?.link) visit.link(reader.bytes());
+			else if (field === 15) fields.statusCode = statusCode(reader.bytes());
+			else reader.skip(wireType, field);
+		} else if (wireType === WireType.Bit64 && (field === 7 || field === 8)) {
+			const nanos = BigInt(reader.fixed64());
+			if (field === 7) fields.startTimeUnixNano = nanos;
+			else fields.endTimeUnixNano = nanos;
+		} else reader.skip(wireType, field);
+	}
+	return fields;
+}
+
+/** Status.code (field 3) of an encoded Status. */
+function statusCode(status: Uint8Array): number {
+	let code = 0;
+	const reader = new BinaryReader(status);
+	while (reader.pos < reader.len) {
+		const [field, wireType] = reader.tag();
+		if (field === 3 && wireType === WireType.Varint) code = reader.int32();
+		else reader.skip(wireType, field);
+	}
+	return code;
+}
+
 /**
  * Checks one encoded Span against the OTLP schema (wire types of every known field, nested
  * messages, id lengths) and returns its ids, or a reason to reject it.
@@ -48,17 +104,7 @@ export function inspectSpan(span: Uint8Array): SpanIds | string {
 	} catch (e) {
 		return e instanceof WireError ? e.message : "span is not a valid protobuf message";
 	}
-	let traceId: Uint8Array = EMPTY;
-	let spanId: Uint8Array = EMPTY;
-	let parentSpanId: Uint8Array = EMPTY;
-	const reader = new BinaryReader(span);
-	while (reader.pos < reader.len) {
-		const [field, wireType] = reader.tag();
-		if (field === 1 && wireType === WireType.LengthDelimited) traceId = reader.bytes();
-		else if (field === 2 && wireType === WireType.LengthDelimited) spanId = reader.bytes();
-		else if (field === 4 && wireType === WireType.LengthDelimited) parentSpanId = reader.bytes();
-		else reader.skip(wireType, field);
-	}
+	const { traceId, spanId, parentSpanId } = readSpanFields(span);
 	if (traceId.length !== 16 || isZero(traceId)) return "invalid trace id (must be 16 bytes, not all zero)";
 	if (spanId.length !== 8 || isZero(spanId)) return "invalid span id (must be 8 bytes, not all zero)";
 	if (parentSpanId.length !== 0 && parentSpanId.length !== 8) return "invalid parent span id (must be empty or 8 bytes)";

@@ -40,13 +40,16 @@ export interface SearchOutcome {
 export const OPEN_RECHECK = 16;
 
 export async function searchTraces(env: Env, request: SearchRequest): Promise<SearchOutcome> {
-	const windows = await indexWindows(env, request.tenant, request.startMs, request.endMs);
+	// Searches stop early (newest first), so the partition-call budget is checked as windows are
+	// visited, not for the whole range up front as tag requests (which read every window) do.
+	const windows = await indexWindows(env, request.tenant, request.startMs, request.endMs, false);
 	const byTrace = new Map<string, SearchHit>();
 	const rechecked = new Set<string>();
 	let inspectedTraces = 0;
 	let visited = 0;
 	for (const [i, window] of windows.entries()) {
 		const names = shardNames(request.tenant, window);
+		if (visited + names.length > MAX_PARTITION_CALLS) throw tooWide(visited + names.length);
 		const results = await fanOut(names, (name) =>
 			env.SEARCH_PARTITION.getByName(name).search({ query: request.query, startMs: request.startMs, endMs: request.endMs, limit: request.limit, spss: request.spss, recheckOpen: OPEN_RECHECK - rechecked.size }),
 		);
@@ -79,16 +82,20 @@ export async function searchTraces(env: Env, request: SearchRequest): Promise<Se
  * the window before (a trace is filed under its first accepted span, never before its start, so one
  * that began earlier and ran into the range may sit a window earlier), minus what retention
  * removed. A range wholly past retention asks nothing of anyone; more partitions than one
- * invocation may call is the request's to narrow (IndexRangeTooWideError: 400).
+ * invocation may call (MAX_PARTITION_CALLS) is the request's to narrow (IndexRangeTooWideError: 400).
  */
-export async function indexWindows(env: Env, tenant: string, startMs: number, endMs: number): Promise<IndexWindow[]> {
+export async function indexWindows(env: Env, tenant: string, startMs: number, endMs: number, checkBudget = true): Promise<IndexWindow[]> {
 	const config = loadConfig(env);
 	const retainedFrom = retainedFromMs(Date.now(), config.indexRetentionMs);
 	if (endMs < retainedFrom) return [];
 	const windows = await windowsForRead(env, tenant, Math.max(startMs - config.searchPartitionMs, retainedFrom), endMs);
 	const calls = windows.reduce((sum, w) => sum + shardsOf(w), 0);
-	if (calls > MAX_PARTITION_CALLS) throw new IndexRangeTooWideError(`the range holds ${calls} index partitions of this tenant; one request reads at most ${MAX_PARTITION_CALLS}: search a shorter range`);
+	if (checkBudget && calls > MAX_PARTITION_CALLS) throw tooWide(calls);
 	return windows;
+}
+
+function tooWide(calls: number): IndexRangeTooWideError {
+	return new IndexRangeTooWideError(`the range holds at least ${calls} index partitions of this tenant; one request reads at most ${MAX_PARTITION_CALLS}: search a shorter range`);
 }
 
 function shardNames(tenant: string, window: IndexWindow): string[] {
@@ -186,7 +193,7 @@ export async function indexStatus(env: Env, tenant: string, startMs: number, end
 	if (endMs < retainedFrom) return { windows: [], unindexed: 0, unindexedTraceIds: [] };
 	const windows = (await windowsForRead(env, tenant, Math.max(startMs, retainedFrom), endMs)).filter((w) => w.startMs <= endMs);
 	const calls = windows.reduce((sum, w) => sum + shardsOf(w), 0);
-	if (calls > MAX_PARTITION_CALLS) throw new IndexRangeTooWideError(`the range holds ${calls} index partitions of this tenant; one request reads at most ${MAX_PARTITION_CALLS}: ask for a shorter range`);
+	if (calls > MAX_PARTITION_CALLS) throw tooWide(calls);
 	const out: WindowStatus[] = [];
 	for (const window of windows) {
 		const stats = await fanOut(shardNames(tenant, window), (name) => env.SEARCH_PARTITION.getByName(name).stats());

@@ -92,7 +92,7 @@ export class TraceSearchHooks {
 					for (const span of spans) writer.add(span.resource, span.scope, span.body);
 					await this.#put(address, place, rowOf(buildEntry(address.traceId, writer.finish()), EntryState.Open, 0, place.sortKey));
 				} catch (e) {
-					// Best effort: the finalization's entry (retried until it lands) replaces this one anyway.
+					// Best effort: the finalization's entry (retried for up to INDEX_RETRY_MS) replaces this one anyway.
 					console.warn(`TraceAssembler ${address.traceId}: open search entry not written:`, e);
 				}
 			}),
@@ -126,17 +126,19 @@ export class TraceSearchHooks {
 
 	/** (c) This trace's spans now live in another trace: its own entry becomes a tombstone. */
 	async merged(address: TraceAddress): Promise<boolean> {
-		const place = this.#currentPlace();
-		// No entry was ever written from this object (or its place is not resolved yet: then its open
-		// write is still to come and finds nothing to hide either): nothing to hide.
-		if (place === undefined || this.#tombstoned) return true;
+		// No entry was ever written from this object: nothing to hide. (An open write still in flight
+		// lands in the same partition; the tombstone's version outranks it whichever comes first.)
+		if (!this.#placeKnown() || this.#tombstoned) return true;
+		let partition = "(not placed)";
 		try {
+			const place = await this.#placeOf(address);
+			partition = place.partition;
 			await this.#put(address, place, mergedRow(address.traceId, place.sortKey));
 			this.#tombstoned = true;
 			if (this.#store.state.searchPending !== undefined) this.#store.saveState({ searchPending: undefined, searchFailingSince: undefined });
 			return true;
 		} catch (e) {
-			return this.#failed(address, "merged", `search tombstone not written to ${place.partition}`, e);
+			return this.#failed(address, "merged", `search tombstone not written to ${partition}`, e);
 		}
 	}
 

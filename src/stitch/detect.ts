@@ -1,7 +1,7 @@
 // Finding the propagated context that ties a trace to its caller's trace, in one encoded span.
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { keyValueMatching } from "../otlp/span-facts";
-import { isZero, toHex } from "../otlp/wire";
+import { isZero, readSpanFields, toHex } from "../otlp/wire";
 import { parseTraceparent } from "./traceparent";
 
 /** Which rule found a stitch; reported in the read API and R2 metadata. */
@@ -43,33 +43,21 @@ export interface StitchOptions {
  * differs from the span's own, or (for a root span) exactly one link to another trace.
  */
 export function detectStitch(span: Uint8Array, options: StitchOptions): StitchCandidate | undefined {
-	let traceId: Uint8Array | undefined;
-	let spanId: Uint8Array | undefined;
-	let parentSpanId: Uint8Array | undefined;
 	let recorded: string | undefined;
 	let external: string | undefined;
 	const links: Uint8Array[] = [];
-	const reader = new BinaryReader(span);
-	while (reader.pos < reader.len) {
-		const [field, wireType] = reader.tag();
-		if (wireType !== WireType.LengthDelimited) {
-			reader.skip(wireType, field);
-			continue;
-		}
-		const value = reader.bytes();
-		if (field === 1) traceId = value;
-		else if (field === 2) spanId = value;
-		else if (field === 4) parentSpanId = value;
-		else if (field === 9) {
-			recorded ??= traceparentAttribute(value, options.attributeKeys);
-			external ??= traceparentAttribute(value, EXTERNAL_STITCH_KEY);
-		}
-		else if (field === 13 && options.links) links.push(value);
-	}
-	if (!traceId) return undefined;
+	const fields = readSpanFields(span, {
+		attribute(keyValue) {
+			recorded ??= traceparentAttribute(keyValue, options.attributeKeys);
+			external ??= traceparentAttribute(keyValue, EXTERNAL_STITCH_KEY);
+		},
+		...(options.links ? { link: (link: Uint8Array) => void links.push(link) } : {}),
+	});
+	const { traceId, spanId, parentSpanId } = fields;
+	if (traceId.length === 0) return undefined;
 	const ownTraceId = toHex(traceId);
-	const isRoot = !parentSpanId || parentSpanId.length === 0 || isZero(parentSpanId);
-	const claim = { ...(spanId?.length === 8 ? { claimedBy: toHex(spanId) } : {}), fromRoot: isRoot };
+	const isRoot = parentSpanId.length === 0 || isZero(parentSpanId);
+	const claim = { ...(spanId.length === 8 ? { claimedBy: toHex(spanId) } : {}), fromRoot: isRoot };
 	if (recorded !== undefined && external !== "never") {
 		const parent = parseTraceparent(recorded);
 		if (parent && parent.traceId !== ownTraceId) {
