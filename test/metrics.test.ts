@@ -384,6 +384,35 @@ describe("TraceQL metrics: the Drilldown's queries over a known dataset", () => 
 	});
 });
 
+describe("TraceQL metrics at an interval's edge", () => {
+	it("counts a span starting exactly at t in (t − step, t], from rollups and from entries alike", async () => {
+		const token = "Bearer acme-token";
+		const spans: SpanSpec[] = [];
+		const ids: string[] = [];
+		for (const offsetNs of [0n, 1_000_000n]) {
+			const traceId = randomHex(16);
+			ids.push(traceId);
+			const start = at(120) + offsetNs;
+			spans.push({ traceId, spanId: randomHex(8), name: "edge", service: "edge", kind: 2, startNs: start, endNs: start + 10n * MS });
+		}
+		const response = await postTraces(protobufRequest(spans), { headers: { authorization: token } });
+		await response.arrayBuffer();
+		for (const id of ids) await finalizeNow(id, "acme");
+		for (const q of [`${ROOT} | count_over_time()`, `{nestedSetParent<0 && true && duration >= 0} | count_over_time()`]) {
+			const deadline = Date.now() + 5_000;
+			let got: [number, number][] = [];
+			do {
+				const r = await get("/api/metrics/query_range", { q, start: B, end: B + 300, step: "60s" }, token);
+				got = points((JSON.parse(r.text) as RangeBody).series[0]);
+				if (got.reduce((sum, [, v]) => sum + v, 0) === 2) break;
+				await new Promise((resolve) => setTimeout(resolve, 50));
+			} while (Date.now() < deadline);
+			// B+120 s exactly: the interval ending at B+120; a millisecond later: the next one.
+			expect(got, q).toEqual([[0, 0], [60, 0], [120, 1], [180, 1], [240, 0], [300, 0]]);
+		}
+	});
+});
+
 describe("TraceQL metrics time frame (Tempo's conventions)", () => {
 	it("aligns a range as Tempo ≥ 2.9 does: the reference's example of 28 s steps", async () => {
 		const { rangeFrame, sampleTimeMs } = await import("../src/traceql/metrics/plan");
