@@ -1,4 +1,4 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--forward-cost] [--lifecycle] [--search [--search-runs 40]] [--scale [--scale-seconds 10] [--ops-usd 0.357]]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--forward-cost] [--lifecycle] [--search [--search-runs 40]] [--metrics [--metrics-runs 20] [--metrics-traces 100000]] [--scale [--scale-seconds 10] [--ops-usd 0.357]]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
 //  - the headline: ingest against the lifecycle floor, both finalizing as they go
 //    (scripts/bench/lifecycle-floor.ts: the design floor plus, per trace, one alarm, one R2 write of
@@ -57,6 +57,14 @@ if (hasFlag("scale")) {
 if (hasFlag("search")) {
 	const { searchBench } = await import("./lib/search-bench.ts");
 	process.stdout.write(`${(await searchBench()).markdown}\n`);
+	// The metrics section (TraceQL metrics over 64-span traces): its own file and dev server.
+	const { metricsBench } = await import("./bench/metrics-bench.ts");
+	process.stdout.write(`\n${(await metricsBench()).markdown}\n`);
+	process.exit(0);
+}
+if (hasFlag("metrics")) {
+	const { metricsBench } = await import("./bench/metrics-bench.ts");
+	process.stdout.write(`${(await metricsBench()).markdown}\n`);
 	process.exit(0);
 }
 

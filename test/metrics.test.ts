@@ -365,3 +365,49 @@ describe("TraceQL metrics: the Drilldown's queries over a known dataset", () => 
 		expect(none.status).toBe(401);
 	});
 });
+
+describe("TraceQL metrics time frame (Tempo's conventions)", () => {
+	it("aligns a range as Tempo ≥ 2.9 does: the reference's example of 28 s steps", async () => {
+		const { rangeFrame, sampleTimeMs } = await import("../src/traceql/metrics/plan");
+		const frame = rangeFrame(1_760_000_000_000, 1_760_001_800_000, 28_000);
+		expect(frame.startMs).toBe(1_759_999_948_000);
+		expect(frame.intervals).toBe(67);
+		expect(sampleTimeMs(frame, 0)).toBe(1_759_999_976_000);
+		expect(sampleTimeMs(frame, 1)).toBe(1_760_000_004_000);
+		expect(sampleTimeMs(frame, 66)).toBe(1_760_001_824_000);
+	});
+
+	it("picks Tempo 3.0's default step and writes Go durations", async () => {
+		const { defaultStepMs, goDuration } = await import("../src/traceql/metrics/plan");
+		expect(defaultStepMs(1_800_000)).toBe(5_000);
+		expect(defaultStepMs(3_600_000)).toBe(15_000);
+		expect(defaultStepMs(6 * 3_600_000)).toBe(60_000);
+		expect(defaultStepMs(24 * 3_600_000)).toBe(300_000);
+		expect(defaultStepMs(30_000)).toBe(100);
+		expect(goDuration(86_400_000e6)).toBe("24h0m0s");
+		expect(goDuration(1.5e9)).toBe("1.5s");
+		expect(goDuration(250e6)).toBe("250ms");
+		expect(goDuration(90e9)).toBe("1m30s");
+	});
+
+	it("keeps compare()'s top N values per attribute and every total", async () => {
+		const { finishSeries } = await import("../src/traceql/metrics/finish");
+		const { parseQuery } = await import("../src/traceql/parse");
+		const query = parseQuery("{} | compare({status=error}, 2)");
+		const frame = { startMs: 0, stepMs: 1000, intervals: 1, instant: false };
+		const series = (type: string, key: string, value: string, count: number) => ({ labels: [{ key: "__meta_type", value: { stringValue: type } }, { key, value: { stringValue: value } }], count: [count], exemplars: [] });
+		const merged = {
+			series: Object.fromEntries(
+				[series("baseline", "name", "a", 5), series("baseline", "name", "b", 3), series("baseline", "name", "c", 1), series("baseline_total", "name", "nil", 9), series("selection", "name", "c", 2)].map((s, i) => [String(i), s]),
+			),
+			inspectedTraces: 0,
+			inspectedSpans: 0,
+			rowsRead: 0,
+			openTraces: 0,
+			truncatedTraces: 0,
+			rollupRows: 0,
+		};
+		const out = finishSeries(query.metrics!, frame, merged).map((s) => `${(s.labels[0]!.value as { stringValue: string }).stringValue}:${(s.labels[1]!.value as { stringValue: string }).stringValue}`);
+		expect(out.sort()).toEqual(["baseline:a", "baseline:b", "baseline_total:nil", "selection:c"]);
+	});
+});

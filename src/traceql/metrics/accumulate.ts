@@ -51,9 +51,15 @@ export class SeriesSet {
 		readonly maxSeries: number,
 	) {}
 
-	/** The series for a label set, created on first use; undefined once maxSeries is reached. */
+	readonly #keys = new WeakMap<Label[], string>();
+
+	/**
+	 * The series for a label set, created on first use; undefined once maxSeries is reached. Callers
+	 * that reuse one labels array for many observations save its serialization (a WeakMap hit).
+	 */
 	series(labels: Label[]): PartialSeries | undefined {
-		const key = seriesKey(labels);
+		let key = this.#keys.get(labels);
+		if (key === undefined) this.#keys.set(labels, (key = seriesKey(labels)));
 		let series = this.result.series[key];
 		if (series) return series;
 		if (Object.keys(this.result.series).length >= this.maxSeries) return undefined;

@@ -7,7 +7,7 @@ import { parseQuery } from "../parse";
 import type { PartialResult } from "./accumulate";
 import { metricsContext, newSeriesSet, observeEntry } from "./observe";
 import type { TimeFrame } from "./plan";
-import { observeRollup, rollupDropped, rollupPlan } from "./rollup";
+import { observeRollup, rollupPlan } from "./rollup";
 
 export interface PartitionMetrics {
 	query: string;
@@ -37,6 +37,7 @@ export function evaluatePartition(request: PartitionMetrics, read: RowReader, de
 	const fromMs = frame.startMs;
 	const toMs = frame.startMs + frame.intervals * frame.stepMs;
 	const plan = rollupPlan(query, frame);
+	const labels = context.labels;
 	// A row from before the rollup columns has none: it is answered from its entry.
 	const oldRowEntry = "CASE WHEN roll_roots IS NULL THEN entry END AS entry";
 	const columns = plan ? (plan.rootsOnly ? `trace_id, state, roll_roots, ${oldRowEntry}` : `trace_id, state, roll_roots, roll_spans, ${oldRowEntry}`) : "trace_id, state, entry";
@@ -46,9 +47,10 @@ export function evaluatePartition(request: PartitionMetrics, read: RowReader, de
 		if (plan && typeof row.roll_roots === "string" && (plan.rootsOnly || typeof row.roll_spans === "string")) {
 			set.result.rollupRows++;
 			set.result.inspectedTraces++;
-			if (rollupDropped(row.roll_roots) > 0) set.result.truncatedTraces++;
-			set.result.inspectedSpans += observeRollup(plan, query, frame, set, row.trace_id, row.roll_roots, true);
-			if (!plan.rootsOnly) set.result.inspectedSpans += observeRollup(plan, query, frame, set, row.trace_id, row.roll_spans!, false);
+			const roots = observeRollup(plan, query, frame, set, row.trace_id, row.roll_roots, true, labels);
+			set.result.inspectedSpans += roots.spans;
+			if (roots.dropped > 0) set.result.truncatedTraces++;
+			if (!plan.rootsOnly) set.result.inspectedSpans += observeRollup(plan, query, frame, set, row.trace_id, row.roll_spans!, false, labels).spans;
 			continue;
 		}
 		const entry = row.entry ? decode(row.entry) : undefined;
