@@ -356,6 +356,24 @@ describe("TraceQL metrics: the Drilldown's queries over a known dataset", () => 
 		await finalizeNow(traceId, TENANT);
 	});
 
+	it("every tag the tags API lists (minus the Drilldown's ignore list) works in by(), != nil and compare()", async () => {
+		const IGNORED = ["duration", "event:name", "nestedSetLeft", "nestedSetParent", "nestedSetRight", "span:duration", "span:id", "trace:duration", "trace:id", "traceDuration"];
+		const tags = await get("/api/v2/search/tags", { start: B, end: B + 300, limit: 5000 });
+		const scopes = (JSON.parse(tags.text) as { scopes: { name: string; tags: string[] }[] }).scopes;
+		const names = scopes.flatMap((scope) => scope.tags.map((tag) => (scope.name === "intrinsic" ? tag : `${scope.name}.${tag}`))).filter((g) => !IGNORED.includes(g));
+		expect(names).toEqual(expect.arrayContaining(["resource.service.name", "span.http.route", "name", "status", "kind", "rootServiceName"]));
+		const compared = await range(`{true} | compare({status = error}, 10)`, "300s");
+		const comparedKeys = new Set(compared.series.map((s) => s.labels[1]!.key));
+		for (const g of names) {
+			const body = await range(`{true && ${g} != nil} | rate() by(${g})`, "60s");
+			expect(body.series.length, g).toBeGreaterThan(0);
+			// The Drilldown reads the label by the exact text it grouped by.
+			for (const s of body.series) expect(s.labels.map((l) => l.key), g).toEqual([g]);
+			// compare() leaves out empty status messages, as there are none to compare here.
+			if (g !== "statusMessage") expect(comparedKeys.has(g), `compare() has ${g}`).toBe(true);
+		}
+	});
+
 	it("is tenant-scoped and needs the read scope", async () => {
 		const other = await get("/api/metrics/query_range", { q: `${ROOT} | count_over_time()`, start: B, end: B + 300, step: "60s" }, "Bearer acme-token");
 		expect((JSON.parse(other.text) as RangeBody).series).toEqual([]);
@@ -363,6 +381,35 @@ describe("TraceQL metrics: the Drilldown's queries over a known dataset", () => 
 		expect(writer.status).toBe(403);
 		const none = await get("/api/metrics/query_range", { q: `${ROOT} | count_over_time()`, start: B, end: B + 300, step: "60s" }, "");
 		expect(none.status).toBe(401);
+	});
+});
+
+describe("TraceQL metrics at an interval's edge", () => {
+	it("counts a span starting exactly at t in (t − step, t], from rollups and from entries alike", async () => {
+		const token = "Bearer acme-token";
+		const spans: SpanSpec[] = [];
+		const ids: string[] = [];
+		for (const offsetNs of [0n, 1_000_000n]) {
+			const traceId = randomHex(16);
+			ids.push(traceId);
+			const start = at(120) + offsetNs;
+			spans.push({ traceId, spanId: randomHex(8), name: "edge", service: "edge", kind: 2, startNs: start, endNs: start + 10n * MS });
+		}
+		const response = await postTraces(protobufRequest(spans), { headers: { authorization: token } });
+		await response.arrayBuffer();
+		for (const id of ids) await finalizeNow(id, "acme");
+		for (const q of [`${ROOT} | count_over_time()`, `{nestedSetParent<0 && true && duration >= 0} | count_over_time()`]) {
+			const deadline = Date.now() + 5_000;
+			let got: [number, number][] = [];
+			do {
+				const r = await get("/api/metrics/query_range", { q, start: B, end: B + 300, step: "60s" }, token);
+				got = points((JSON.parse(r.text) as RangeBody).series[0]);
+				if (got.reduce((sum, [, v]) => sum + v, 0) === 2) break;
+				await new Promise((resolve) => setTimeout(resolve, 50));
+			} while (Date.now() < deadline);
+			// B+120 s exactly: the interval ending at B+120; a millisecond later: the next one.
+			expect(got, q).toEqual([[0, 0], [60, 0], [120, 1], [180, 1], [240, 0], [300, 0]]);
+		}
 	});
 });
 
