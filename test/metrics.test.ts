@@ -458,3 +458,30 @@ describe("TraceQL metrics time frame (Tempo's conventions)", () => {
 		expect(out.sort()).toEqual(["baseline:a", "baseline:b", "baseline_total:nil", "selection:c"]);
 	});
 });
+
+describe("compare() over high-cardinality attributes", () => {
+	it("counts every value before keeping the top N, so a frequent value is not crowded out by unique ids", async () => {
+		const { SeriesSet } = await import("../src/traceql/metrics/accumulate");
+		const { finishSeries } = await import("../src/traceql/metrics/finish");
+		const { metricsContext, newSeriesSet, observeEntry } = await import("../src/traceql/metrics/observe");
+		const { compileQuery } = await import("../src/traceql/match");
+		const { parseQuery } = await import("../src/traceql/parse");
+		const { buildEntry } = await import("../src/search/entry");
+		const query = parseQuery("{} | compare({status=error}, 3)");
+		const frame = { startMs: Number(at(0) / MS), stepMs: 300_000, intervals: 1, instant: false };
+		const context = metricsContext(query, frame, compileQuery(query));
+		const set = newSeriesSet(context);
+		expect(set).toBeInstanceOf(SeriesSet);
+		// 6,000 spans, each with a unique request id (more values than any answer's 5,000 series) and one of two routes.
+		for (let i = 0; i < 6_000; i++) {
+			const traceId = randomHex(16);
+			const start = at(1) + BigInt(i) * MS;
+			observeEntry(context, set, buildEntry(traceId, protobufRequest([{ traceId, spanId: randomHex(8), name: "op", startNs: start, endNs: start + MS, attributes: { "request.id": randomHex(8), route: i % 3 === 0 ? "/rare" : "/common" } }])));
+		}
+		expect(set.result.seriesLimited).toBeUndefined();
+		const series = finishSeries(query.metrics!, frame, set.result);
+		const routes = series.filter((s) => s.labels[1]!.key === "span.route" && (s.labels[0]!.value as { stringValue: string }).stringValue === "baseline");
+		expect(routes.map((s) => [(s.labels[1]!.value as { stringValue: string }).stringValue, s.values[0]])).toEqual([["/common", 4_000], ["/rare", 2_000]]);
+		expect(series.filter((s) => s.labels[1]!.key === "span.request.id" && (s.labels[0]!.value as { stringValue: string }).stringValue === "baseline")).toHaveLength(3);
+	});
+});
