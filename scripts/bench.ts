@@ -1,4 +1,4 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--lifecycle] [--search [--search-runs 40]] [--scale [--scale-seconds 10] [--ops-usd 0.357]]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--forward-cost] [--lifecycle] [--search [--search-runs 40]] [--metrics [--metrics-runs 20] [--metrics-traces 100000]] [--scale [--scale-seconds 10] [--ops-usd 0.357]] [--fan-out [--fan-out-traces 1000] [--fan-out-requests 6]]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
 //  - the headline: ingest against the lifecycle floor, both finalizing as they go
 //    (scripts/bench/lifecycle-floor.ts: the design floor plus, per trace, one alarm, one R2 write of
@@ -36,11 +36,26 @@ import type { Load } from "./lib/bench-load.ts";
 // Imported once the resolve hook is in place (the sources import without extensions).
 const { buildLoad } = await import("./lib/bench-load.ts");
 const { cloudflareExportCost, costJson, costTable, standardCost } = await import("./lib/cost.ts");
+const { forwardingCost } = await import("./bench/forward-cost.ts");
+
+if (hasFlag("forward-cost")) {
+	process.stdout.write(`${(await forwardingCost((line) => process.stderr.write(`${line}\n`))).table}\n`);
+	process.exit(0);
+}
 const { ExportTraceServiceRequestSchema } = await import("../src/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts");
 const { splitRequest } = await import("../src/ingest/split.ts");
 const { PartStore } = await import("../src/assembler/part-store.ts");
 const { forEachSpan } = await import("../src/otlp/wire.ts");
 const { spanIdentity } = await import("../src/otlp/span-facts.ts");
+
+// --fan-out: export requests with more traces than MAX_SUBREQUESTS, through ingest relays (scripts/bench/fan-out.ts).
+if (hasFlag("fan-out")) {
+	const { fanOutBench } = await import("./bench/fan-out.ts");
+	const result = await fanOutBench(Number(option("fan-out-traces", "1000")), Number(option("fan-out-requests", "6")));
+	process.stdout.write(`${result.markdown}\n`);
+	if (option("json")) writeFileSync(option("json")!, JSON.stringify({ fanOut: result.rows }, null, 2));
+	process.exit(0);
+}
 
 if (hasFlag("scale")) {
 	const { scaleBench } = await import("./bench/scale.ts");
@@ -51,6 +66,14 @@ if (hasFlag("scale")) {
 if (hasFlag("search")) {
 	const { searchBench } = await import("./lib/search-bench.ts");
 	process.stdout.write(`${(await searchBench()).markdown}\n`);
+	// The metrics section (TraceQL metrics over 64-span traces): its own file and dev server.
+	const { metricsBench } = await import("./bench/metrics-bench.ts");
+	process.stdout.write(`\n${(await metricsBench()).markdown}\n`);
+	process.exit(0);
+}
+if (hasFlag("metrics")) {
+	const { metricsBench } = await import("./bench/metrics-bench.ts");
+	process.stdout.write(`${(await metricsBench()).markdown}\n`);
 	process.exit(0);
 }
 
@@ -213,7 +236,9 @@ async function measureCost() {
 	const standard = await standardCost();
 	log("cost: Cloudflare-export-shaped load (JSON, each trace in 4 parts arriving after it was finalized) ...");
 	const cloudflareExport = await cloudflareExportCost();
-	return { standard, cloudflareExport, table: costTable(standard, cloudflareExport), json: { standard: costJson(standard), cloudflareExport: costJson(cloudflareExport) } };
+	// Forwarding and tail sampling (scripts/bench/forward-cost.ts).
+	const forwarding = await forwardingCost(log);
+	return { standard, cloudflareExport, table: `${costTable(standard, cloudflareExport)}\n\n${forwarding.table}`, json: { standard: costJson(standard), cloudflareExport: costJson(cloudflareExport), forwarding: forwarding.results } };
 }
 
 /**

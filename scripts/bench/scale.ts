@@ -42,7 +42,7 @@ export interface ScaleResult {
 export async function scaleBench(): Promise<ScaleResult> {
 	const size = measureEntrySize();
 	const { trace } = standardTrace();
-	log(`scale bench: standard trace entry ${size.rowBytes} bytes (row), ${size.jsonBytes} bytes as JSON; measuring one partition's write rate ...`);
+	log(`scale bench: standard trace row ${size.rowBytes} bytes (${size.rollupBytes} of rollups), entry ${size.jsonBytes} bytes as JSON; measuring one partition's write rate ...`);
 	const seconds = Number(option("scale-seconds", "10"));
 	const server = await startDevServer({ configs: [join(ROOT, "scripts/bench/search-wrangler.toml")], vars: { AUTH_TOKENS: "bench-token" } });
 	let load: { writes: number; seconds: number; writesPerSecond: number; rows: number; bytes: number };
@@ -71,7 +71,7 @@ export async function scaleBench(): Promise<ScaleResult> {
 	const indexOpsUsd = ((1e6 / SPANS_PER_TRACE) * WRITES_PER_TRACE * (USD_PER_MILLION_ROWS_WRITTEN + USD_PER_MILLION_DO_REQUESTS)) / 1e6;
 	const f = (n: number, d = 0) => n.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
 	const markdown = [
-		`Standard trace (64 spans in 8 parts): finalized index entry **${f(size.rowBytes)} bytes** per row (${f(size.jsonBytes)} bytes as the JSON it replaced; 12,436 bytes per row before the compact encoding); one partition's database holds **${f(storedPerEntry)} bytes per entry** (SQLite pages included).`,
+		`Standard trace (64 spans in 8 parts): finalized index row **${f(size.rowBytes)} bytes**, of which ${f(size.rollupBytes)} are the TraceQL metrics rollups and ${f(size.rowBytes - size.rollupBytes)} the entry, its hashed facts and its columns (the entry alone as JSON: ${f(size.jsonBytes)} bytes; the row was 12,436 bytes before the compact encoding); one partition's database holds **${f(storedPerEntry)} bytes per entry** (SQLite pages included).`,
 		`One partition object under \`wrangler dev\` (one machine, 16 concurrent writers of single entries): **${f(load.writesPerSecond)} writes/s** sustained over ${f(load.seconds, 1)} s — locally; on Cloudflare an object's soft limit is about ${f(OBJECT_REQUESTS_PER_S)} requests/s, so the budget SEARCH_SHARD_MAX_WRITES_PER_S is ${MAX_WRITES_PER_S}.`,
 		"",
 		`| spans/s | traces/s | index writes/s | shards per window | writes/s per partition | GB per partition (1 h window) | index GB per day | storage $ per M spans (30 days: index + R2) | total $ per M spans (operations $${OPERATIONS_USD_PER_MILLION.toFixed(3)} + storage) |`,

@@ -12,6 +12,8 @@ export interface EntrySize {
 	rowBytes: number;
 	/** The decoded entry as JSON (what the row held before the compact encoding). */
 	jsonBytes: number;
+	/** Of rowBytes: the TraceQL metrics rollups riding in the row (src/traceql/metrics/rollup.ts). */
+	rollupBytes: number;
 	spans: number;
 }
 
@@ -32,5 +34,6 @@ export function measureEntrySize(): EntrySize {
 	const { traceId, trace } = standardTrace();
 	const entry = buildEntry(traceId, trace);
 	const row = rowOf(entry, EntryState.Final, Date.now(), sortKeyOf(BigInt(entry.startNs)));
-	return { rowBytes: rowBytes(row), jsonBytes: new TextEncoder().encode(JSON.stringify(entry)).length, spans: entry.spanCount };
+	const rollupBytes = (row.rollRoots?.length ?? 0) + (row.rollSpans?.length ?? 0);
+	return { rowBytes: rowBytes(row), jsonBytes: new TextEncoder().encode(JSON.stringify(entry)).length, rollupBytes, spans: entry.spanCount };
 }

@@ -25,3 +25,6 @@ export const PAID_INCLUDED_PER_MONTH = { rowsWritten: 50_000_000, rowsRead: 25_0
 
 /** Workers Free: writes past a daily limit fail until 00:00 UTC. */
 export const FREE_PER_DAY = { rowsWritten: 100_000, doRequests: 100_000, workerRequests: 100_000, rowsRead: 5_000_000 } as const;
+
+/** Queues (Workers Paid, 1 M operations a month included): each 64 KB written, read or deleted is one operation. */
+export const QUEUE_USD_PER_MILLION_OPERATIONS = 0.4;

@@ -21,7 +21,15 @@ const DEFAULT_MAX_RETRY_DELAY_S = 600;
 
 export async function forwardBatch(batch: MessageBatch<ForwardMessage>, env: Env, fetcher: typeof fetch = fetch): Promise<void> {
 	countUsage("queueBatches");
-	const config = loadConfig(env).forward;
+	let config;
+	try {
+		config = loadConfig(env).forward;
+	} catch (e) {
+		// A bad variable is the deployment's to fix; the messages wait for the fix (retries are bounded).
+		console.error(`forward: configuration unreadable, ${batch.messages.length} messages retried in 60 s:`, e);
+		batch.retryAll({ delaySeconds: 60 });
+		return;
+	}
 	const maxDelayS = Number(env.FORWARD_MAX_RETRY_DELAY_S ?? DEFAULT_MAX_RETRY_DELAY_S) || DEFAULT_MAX_RETRY_DELAY_S;
 	const counters = new Map<string, Counters>();
 	const count = (tenant: string, key: string, n: number) => {

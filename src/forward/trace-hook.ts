@@ -83,7 +83,12 @@ export class TraceForwarding {
 		}
 		const destinations = destinationsFor(config, address.tenant);
 		if (decision.kept && toSend.length > 0 && destinations.length > 0) {
-			await enqueueSpans(this.#env, address, destinations, decision, toSend, upTo, config.maxBytes);
+			try {
+				await enqueueSpans(this.#env, address, destinations, decision, toSend, upTo, config.maxBytes);
+			} catch (e) {
+				// Logged by the finalization's retry with this cause; nothing was recorded as sent.
+				throw new Error(`forwarding queue refused ${toSend.length} spans: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+			}
 		}
 		const state: ForwardState = { forward: { decision, upTo } };
 		this.#sent = state;

@@ -10,7 +10,7 @@ import { DurableObject } from "cloudflare:workers";
 import { loadConfig } from "../config";
 import type { Env } from "../env";
 import { countUsage, enableUsageCounting, execCounted, selectCounted } from "../metering/usage";
-import { MAX_SHARDS, partitionName, shardsOf, windowStartOf, type IndexWindow, type ShardStep } from "./partitions";
+import { MAX_SHARDS, partitionName, shardsOf, splitDelayMs, windowStartOf, type IndexWindow, type ShardStep } from "./partitions";
 import type { PartitionStats } from "./partition";
 
 const SCHEMA = [
@@ -63,7 +63,7 @@ export class IndexDirectory extends DurableObject<Env> {
 
 	/**
 	 * A partition of the window passed its budget with `observedShards` shards: double them for
-	 * traces filed from now on. A request from a partition that saw an older count changes nothing
+	 * traces whose sort key is after now + splitDelayMs (writers' copies of the window expire by then). A request from a partition that saw an older count changes nothing
 	 * (another shard asked first), so a burst that overloads every shard doubles the count once.
 	 */
 	async split(startMs: number, observedShards: number): Promise<IndexWindow | undefined> {
@@ -72,7 +72,8 @@ export class IndexDirectory extends DurableObject<Env> {
 		if (!window) return undefined;
 		const shards = shardsOf(window);
 		if (shards !== observedShards || shards >= MAX_SHARDS) return window;
-		const next: IndexWindow = { ...window, steps: [...window.steps, { fromMs: Date.now(), shards: Math.min(shards * 2, MAX_SHARDS) }] };
+		const fromMs = Date.now() + splitDelayMs(loadConfig(this.env).searchPartitionMs);
+		const next: IndexWindow = { ...window, steps: [...window.steps, { fromMs, shards: Math.min(shards * 2, MAX_SHARDS) }] };
 		this.#save(next);
 		console.warn(`IndexDirectory: window ${startMs} split from ${shards} to ${shardsOf(next)} shards (a partition passed its budget)`);
 		return next;

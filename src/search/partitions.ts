@@ -35,6 +35,17 @@ export interface IndexWindow {
 	steps: ShardStep[];
 }
 
+/**
+ * How long after a split its step takes effect, and how long a writer may trust its copy of a
+ * window: a split at T adds a step from T + this, so a writer whose copy predates the split (and so
+ * expires before T + this) never files a trace that the new step covers — spans start before they
+ * arrive — and every writer, stale or fresh, restarted or not, puts a trace in the same shard.
+ * Readers trust their copy for less than this, so none misses a new shard.
+ */
+export function splitDelayMs(widthMs: number): number {
+	return Math.min(10_000, Math.floor(widthMs / 8));
+}
+
 export function windowStartOf(timeMs: number, widthMs: number): number {
 	return Math.floor(timeMs / widthMs) * widthMs;
 }

@@ -1,16 +1,14 @@
 // What writers and readers remember of the tenant directories (directory.ts), per isolate. A
-// window's shard history only grows, so a stale copy is safe for a short while: a writer files a
-// trace by the step it knows (a shard that exists either way), and learns of a split from the
-// partition's reply to its next write; a reader that misses a split of the last few seconds misses
-// only shards that traces filed in those seconds could be in, which is why readers hold their copy
-// for less time than writers do.
+// window's shard history only grows, and a split takes effect splitDelayMs after it is recorded
+// (partitions.ts): a writer trusts its copy for that long, so a stale copy files a trace exactly
+// where a fresh one would; readers trust theirs for less, so they never miss a shard. Writers also
+// learn of a split from the partition's reply to their next write.
+import { loadConfig } from "../config";
 import type { Env } from "../env";
 import { indexCall } from "./errors";
-import { partitionName, shardFor, shardsOf, type IndexWindow } from "./partitions";
+import { partitionName, shardFor, shardsOf, splitDelayMs, type IndexWindow } from "./partitions";
 
-/** How long a writer trusts its copy of a window (it also learns splits from partition replies). */
-const WRITER_TTL_MS = 10_000;
-/** How long a reader trusts its copy of a tenant's window list. */
+/** The longest a reader trusts its copy of a tenant's window list (less if splits take effect sooner). */
 const READER_TTL_MS = 1_000;
 const MAX_ENTRIES = 1_000;
 
@@ -25,7 +23,7 @@ export function directoryOf(env: Env, tenant: string) {
 export async function windowForWrite(env: Env, tenant: string, atMs: number, widthMs: number): Promise<IndexWindow> {
 	const key = `${tenant}/${Math.floor(atMs / widthMs) * widthMs}`;
 	const cached = writerCache.get(key);
-	if (cached && Date.now() - cached.at < WRITER_TTL_MS) return cached.window;
+	if (cached && Date.now() - cached.at < splitDelayMs(widthMs)) return cached.window;
 	const window = await indexCall(`directory of tenant "${tenant}"`, () => directoryOf(env, tenant).window(tenant, atMs));
 	remember(writerCache, key, { window, at: Date.now() });
 	return window;
@@ -42,7 +40,8 @@ export function learnWindow(tenant: string, window: IndexWindow): void {
 export async function windowsForRead(env: Env, tenant: string, fromMs: number, toMs: number): Promise<IndexWindow[]> {
 	const key = `${tenant}|${fromMs}|${toMs}`;
 	const cached = readerCache.get(key);
-	if (cached && Date.now() - cached.at < READER_TTL_MS) return cached.windows;
+	const ttl = Math.min(READER_TTL_MS, splitDelayMs(loadConfig(env).searchPartitionMs) / 2);
+	if (cached && Date.now() - cached.at < ttl) return cached.windows;
 	const windows = await indexCall(`directory of tenant "${tenant}"`, () => directoryOf(env, tenant).windows(fromMs, toMs));
 	remember(readerCache, key, { windows, at: Date.now() });
 	return windows;

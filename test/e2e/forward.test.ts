@@ -2,7 +2,8 @@
 // (protobuf, gzip, bearer token from the headers secret) and a plain Node HTTP receiver on
 // 127.0.0.1 that counts requests and answers as scripted (503 + Retry-After, 400), or is down.
 // Also: 1-in-N on 2,000 traces is the local computation exactly, and stays so across a SIGKILL
-// restart, after which late spans of kept traces forward alone and those of dropped ones never.
+// restart, after which late spans of kept traces forward alone and those of dropped ones never;
+// and the viewer shows the decision in the trace header.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
 import { gunzipSync } from "node:zlib";
@@ -10,6 +11,8 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { TracesDataSchema } from "../../src/gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { keepsOneIn } from "../../src/forward/deterministic.ts";
 import { freePort, startDevServer, type DevServer } from "../../scripts/lib/dev-server.ts";
+import { launchChromium } from "../../scripts/lib/browser.ts";
+import { openSession } from "./viewer/page-session.ts";
 
 const SOURCE_TOKEN = "e2e-forward-source";
 const DEST_TOKEN = "e2e-forward-destination";
@@ -85,6 +88,8 @@ let source: DevServer;
 let plain: PlainReceiver;
 const sourceLog: string[] = [];
 let sourceVars: Record<string, string>;
+/** The kept, stitched trace of the first test, shown in the viewer by the second. */
+let stitchedParent = "";
 
 const hex = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("hex");
 
@@ -206,6 +211,24 @@ describe("forwarding end to end", () => {
 		// Its viewer's source of truth says why the trace was kept.
 		const read = await fetch(`${source.url}/v1/traces/${parent}`, { method: "HEAD", headers: { authorization: `Bearer ${SOURCE_TOKEN}` } });
 		expect(read.headers.get("x-trace-sampling")).toBe("kept; rule=errors; rate=1");
+		stitchedParent = parent;
+	});
+
+	it("shows the decision in the viewer's trace header", async () => {
+		const browser = await launchChromium();
+		try {
+			const session = await openSession(browser, source.url, { token: SOURCE_TOKEN });
+			await session.page.goto(`${source.url}/ui/trace/${stitchedParent}`);
+			const decision = session.page.locator("[data-sampling-decision]");
+			await decision.waitFor({ timeout: 20_000 });
+			expect(await decision.getAttribute("data-sampling-decision")).toBe("kept");
+			expect(await decision.getAttribute("data-sampling-rule")).toBe("errors");
+			expect(await decision.getAttribute("data-sample-rate")).toBe("1");
+			session.check();
+			await session.close();
+		} finally {
+			await browser.close();
+		}
 	});
 
 	it("retries a 503 with Retry-After and delivers once; dead-letters a 400 with its reason", async () => {

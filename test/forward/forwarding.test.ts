@@ -131,6 +131,40 @@ describe("forwarding", () => {
 		expect(spanIdsOf(requests)).toEqual([...spans.map((s) => s.spanId), late1.spanId, late2.spanId, late3.spanId].sort());
 	});
 
+	it("forwards a child that joins after its parent was forwarded under the parent's id, only the child's spans", async () => {
+		const parent = randomHex(16);
+		const spans = checkoutTrace(parent, 1);
+		await send(spans);
+		await finalizeNow(parent);
+		await settle(parent, (r) => r.length >= 1, 500);
+		const child = randomHex(16);
+		const childRoot = randomHex(8);
+		const childWork = randomHex(8);
+		await send([
+			{ traceId: child, spanId: childRoot, name: "cart", attributes: { "http.request.header.traceparent": `00-${parent}-${spans[1]!.spanId}-01` } },
+			{ traceId: child, spanId: childWork, parentSpanId: childRoot, name: "load" },
+		]);
+		await finalizeNow(parent);
+		const requests = await settle(parent, (r) => r.length >= 2);
+		expect(requests).toHaveLength(2);
+		expect(requests[1]!.spans.map((s) => [s.traceId, s.rule]).sort()).toEqual([[parent, "checkout"], [parent, "checkout"]]);
+		expect(requests[1]!.spans.map((s) => s.spanId).sort()).toEqual([childRoot, childWork].sort());
+		expect(await received(child)).toEqual([]);
+	});
+
+	it("sends a trace too big for a queue message through an R2 piece, still as one request", async () => {
+		const traceId = randomHex(16);
+		const spans = checkoutTrace(traceId, 799).map((span, i) => (i === 0 ? span : { ...span, attributes: { "db.statement": `SELECT * FROM items WHERE id = ${i} -- ${"x".repeat(200)}` } }));
+		for (let i = 0; i < spans.length; i += 200) await send(spans.slice(i, i + 200));
+		await finalizeNow(traceId);
+		const requests = await settle(traceId, (r) => r.length >= 1);
+		expect(requests).toHaveLength(1);
+		expect(spanIdsOf(requests)).toEqual(spans.map((s) => s.spanId).sort());
+		const pieces = await env.TRACES.list({ prefix: `forward/${traceId}/` });
+		expect(pieces.objects).toHaveLength(1);
+		expect(pieces.objects[0]!.size).toBeGreaterThan(120_000);
+	});
+
 	it("does not send again when the R2 write fails after the spans were queued (the retry only writes)", async () => {
 		const traceId = randomHex(16);
 		await send(checkoutTrace(traceId, 2));

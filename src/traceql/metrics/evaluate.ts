@@ -5,9 +5,11 @@ import type { TraceEntry } from "../../search/entry";
 import { compileQuery } from "../match";
 import { parseQuery } from "../parse";
 import type { PartialResult } from "./accumulate";
+import { topValues } from "./finish";
+import { seriesKey } from "./labels";
 import { metricsContext, newSeriesSet, observeEntry } from "./observe";
 import type { TimeFrame } from "./plan";
-import { observeRollup, rollupDropped, rollupPlan } from "./rollup";
+import { observeRollup, rollupPlan } from "./rollup";
 
 export interface PartitionMetrics {
 	query: string;
@@ -37,6 +39,7 @@ export function evaluatePartition(request: PartitionMetrics, read: RowReader, de
 	const fromMs = frame.startMs;
 	const toMs = frame.startMs + frame.intervals * frame.stepMs;
 	const plan = rollupPlan(query, frame);
+	const labels = context.labels;
 	// A row from before the rollup columns has none: it is answered from its entry.
 	const oldRowEntry = "CASE WHEN roll_roots IS NULL THEN entry END AS entry";
 	const columns = plan ? (plan.rootsOnly ? `trace_id, state, roll_roots, ${oldRowEntry}` : `trace_id, state, roll_roots, roll_spans, ${oldRowEntry}`) : "trace_id, state, entry";
@@ -46,9 +49,10 @@ export function evaluatePartition(request: PartitionMetrics, read: RowReader, de
 		if (plan && typeof row.roll_roots === "string" && (plan.rootsOnly || typeof row.roll_spans === "string")) {
 			set.result.rollupRows++;
 			set.result.inspectedTraces++;
-			if (rollupDropped(row.roll_roots) > 0) set.result.truncatedTraces++;
-			set.result.inspectedSpans += observeRollup(plan, query, frame, set, row.trace_id, row.roll_roots, true);
-			if (!plan.rootsOnly) set.result.inspectedSpans += observeRollup(plan, query, frame, set, row.trace_id, row.roll_spans!, false);
+			const roots = observeRollup(plan, query, frame, set, row.trace_id, row.roll_roots, true, labels);
+			set.result.inspectedSpans += roots.spans;
+			if (roots.dropped > 0) set.result.truncatedTraces++;
+			if (!plan.rootsOnly) set.result.inspectedSpans += observeRollup(plan, query, frame, set, row.trace_id, row.roll_spans!, false, labels).spans;
 			continue;
 		}
 		const entry = row.entry ? decode(row.entry) : undefined;
@@ -57,5 +61,12 @@ export function evaluatePartition(request: PartitionMetrics, read: RowReader, de
 		observeEntry(context, set, entry);
 	}
 	set.result.rowsRead = rowsRead();
+	if (query.metrics.compare) {
+		// Only the most frequent values can make the router's top N: send ten times as many per
+		// attribute (exact within one partition; across partitions a value outside every
+		// partition's list would be missed).
+		const kept = topValues(Object.values(set.result.series), Math.max(100, query.metrics.compare.topN * 10));
+		set.result.series = Object.fromEntries(kept.map((s) => [seriesKey(s.labels), s]));
+	}
 	return set.result;
 }

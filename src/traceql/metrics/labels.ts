@@ -50,3 +50,13 @@ export function dbl(key: string, value: number): Label {
 export function seriesKey(labels: readonly Label[]): string {
 	return JSON.stringify(labels);
 }
+
+/** Label arrays by a cheap key of their values, so each series' labels are built (and serialized) once per evaluation. */
+export class LabelCache {
+	readonly #cache = new Map<string, Label[]>();
+	get(key: string, build: () => Label[]): Label[] {
+		let labels = this.#cache.get(key);
+		if (!labels) this.#cache.set(key, (labels = build()));
+		return labels;
+	}
+}

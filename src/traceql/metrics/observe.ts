@@ -8,6 +8,7 @@ import type { CompiledQuery } from "../match";
 import { RegexBudget } from "../regex";
 import { numericOf, valueOf, valuesOf, type TypedValue } from "../values";
 import type { Needs } from "./accumulate";
+import { LabelCache } from "./labels";
 import { SeriesSet } from "./accumulate";
 import { dbl, labelKey, labelValue, str, type Label } from "./labels";
 import { intervalOf, type TimeFrame } from "./plan";
@@ -19,10 +20,21 @@ export interface MetricsContext {
 	compiled: CompiledQuery;
 	/** compare(): whether a span is in the selection (its filter; the time window is checked apart). */
 	selection?: SpanTest;
+	/** Each label set built once per evaluation (see LabelCache). */
+	labels: LabelCache;
 }
 
-/** Series a partial result may hold: beyond it the answer is marked partial. */
+/** Series an answer may hold: beyond it the answer is marked partial. */
 export const MAX_SERIES = 5_000;
+/**
+ * compare() counts every value of every attribute (ids included) before keeping the top N per
+ * attribute, so a partition may hold many more series while it counts; it prunes before answering.
+ */
+export const MAX_COMPARE_SERIES = 200_000;
+
+export function seriesCap(metrics: MetricsStage): number {
+	return metrics.fn === "compare" ? MAX_COMPARE_SERIES : MAX_SERIES;
+}
 
 export function needsOf(metrics: MetricsStage): Needs {
 	return {
@@ -35,13 +47,13 @@ export function needsOf(metrics: MetricsStage): Needs {
 
 export function metricsContext(query: Query, frame: TimeFrame, compiled: CompiledQuery): MetricsContext {
 	const metrics = query.metrics!;
-	const context: MetricsContext = { query, metrics, frame, compiled };
+	const context: MetricsContext = { query, metrics, frame, compiled, labels: new LabelCache() };
 	if (metrics.compare) context.selection = testOf(metrics.compare.selection, new RegexBudget());
 	return context;
 }
 
 export function newSeriesSet(context: MetricsContext): SeriesSet {
-	return new SeriesSet(context.frame, needsOf(context.metrics), MAX_SERIES);
+	return new SeriesSet(context.frame, needsOf(context.metrics), seriesCap(context.metrics));
 }
 
 /** Whether the value is a duration (reported in seconds) for the function's field. */
@@ -76,11 +88,13 @@ export function observeEntry(context: MetricsContext, set: SeriesSet, entry: Tra
 			observeCompare(context, set, entry, i, interval, startMs);
 			continue;
 		}
-		const labels = metrics.by.length > 0 ? byLabels(metrics.by, metrics.by.map((f) => valueOf(entry, i, f))) : [];
+		const values = metrics.by.map((f) => valueOf(entry, i, f));
+		const byKey = values.map((v) => (v ? `${v.type}:${String(v.value)}` : "\u0003")).join("\u0000");
+		const cache = context.labels;
 		switch (metrics.fn) {
 			case "rate":
 			case "count_over_time":
-				set.observe(labels.length > 0 ? labels : [str("__name__", metrics.fn)], interval, undefined, 1, entry.traceId, startMs);
+				set.observe(cache.get(byKey, () => (metrics.by.length > 0 ? byLabels(metrics.by, values) : [str("__name__", metrics.fn)])), interval, undefined, 1, entry.traceId, startMs);
 				break;
 			case "min_over_time":
 			case "max_over_time":
@@ -89,7 +103,7 @@ export function observeEntry(context: MetricsContext, set: SeriesSet, entry: Tra
 				const raw = numericOf(valueOf(entry, i, metrics.field!));
 				if (raw === undefined) break;
 				const value = duration ? raw / 1e9 : raw;
-				set.observe(labels.length > 0 ? labels : [str("__name__", metrics.fn)], interval, value, 1, entry.traceId, startMs, duration ? value : undefined);
+				set.observe(cache.get(byKey, () => (metrics.by.length > 0 ? byLabels(metrics.by, values) : [str("__name__", metrics.fn)])), interval, value, 1, entry.traceId, startMs, duration ? value : undefined);
 				break;
 			}
 			case "histogram_over_time":
@@ -99,10 +113,11 @@ export function observeEntry(context: MetricsContext, set: SeriesSet, entry: Tra
 				if (raw === undefined || raw < 2) break;
 				const exponent = Math.ceil(Math.log2(raw));
 				const seconds = duration ? raw / 1e9 : undefined;
+				const grouped = () => (metrics.by.length > 0 ? byLabels(metrics.by, values) : []);
 				if (metrics.fn === "histogram_over_time") {
-					set.observe([...labels, dbl("__bucket", bucketUpper(exponent, duration))], interval, undefined, 1, entry.traceId, startMs);
+					set.observe(cache.get(`${byKey}\u0001${exponent}`, () => [...grouped(), dbl("__bucket", bucketUpper(exponent, duration))]), interval, undefined, 1, entry.traceId, startMs);
 				} else {
-					set.observeBucket(labels, interval, exponent, 1, entry.traceId, startMs, seconds);
+					set.observeBucket(cache.get(`${byKey}\u0002`, grouped), interval, exponent, 1, entry.traceId, startMs, seconds);
 				}
 				break;
 			}

@@ -10,7 +10,7 @@ import { compileRegex } from "../regex";
 import { treeOf } from "../tree";
 import type { SeriesSet } from "./accumulate";
 import { byLabels, bucketUpper, isDurationField } from "./observe";
-import { dbl, str } from "./labels";
+import { dbl, str, type LabelCache } from "./labels";
 import { intervalOf, type TimeFrame } from "./plan";
 import type { TypedValue } from "../values";
 
@@ -177,8 +177,8 @@ function requiresRoot(expr: Expr | undefined): boolean {
 	return expr.op === "cond" && expr.field.kind === "intrinsic" && expr.field.name === "nestedSetParent";
 }
 
-/** Adds one row's rollup(s) to the series. */
-export function observeRollup(plan: RollupPlan, query: Query, frame: TimeFrame, set: SeriesSet, traceId: string, text: string, root: boolean): number {
+/** Adds one row's rollup to the series; returns the spans it holds and the spans its trace lost to the entry's cap. */
+export function observeRollup(plan: RollupPlan, query: Query, frame: TimeFrame, set: SeriesSet, traceId: string, text: string, root: boolean, cache: LabelCache): { spans: number; dropped: number } {
 	const rollup = JSON.parse(text) as Rollup;
 	const metrics = query.metrics!;
 	const readers = plan.fields.map((f) => groupValue(f)!);
@@ -192,21 +192,25 @@ export function observeRollup(plan: RollupPlan, query: Query, frame: TimeFrame, 
 		const windowMs = group[0]! * 1000;
 		const interval = intervalOf(frame, windowMs);
 		if (interval < 0) continue;
-		const labels = metrics.by.length > 0 ? byLabels(metrics.by, readers.map((read) => read(view))) : [];
+		const values = readers.map((read) => read(view));
+		const byKey = values.map((v) => `${v.type}:${String(v.value)}`).join("\u0000");
+		const labels = cache.get(byKey, () => (metrics.by.length > 0 ? byLabels(metrics.by, values) : [str("__name__", metrics.fn)]));
 		if (metrics.fn === "rate" || metrics.fn === "count_over_time") {
-			set.observe(labels.length > 0 ? labels : [str("__name__", metrics.fn)], interval, undefined, count, traceId, windowMs);
+			set.observe(labels, interval, undefined, count, traceId, windowMs);
 			continue;
 		}
 		for (let k = 6; k + 1 < group.length; k += 2) {
 			const exponent = group[k]!;
 			const n = group[k + 1]!;
-			if (metrics.fn === "histogram_over_time") set.observe([...labels, dbl("__bucket", bucketUpper(exponent, duration))], interval, undefined, n, traceId, windowMs);
-			else set.observeBucket(labels, interval, exponent, n, traceId, windowMs, bucketUpper(exponent, duration));
+			if (metrics.fn === "histogram_over_time") {
+				const bucketLabels = cache.get(`${byKey}\u0001${exponent}`, () => [...(metrics.by.length > 0 ? labels : []), dbl("__bucket", bucketUpper(exponent, duration))]);
+				set.observe(bucketLabels, interval, undefined, n, traceId, windowMs);
+			} else {
+				const quantileLabels = cache.get(`${byKey}\u0002`, () => (metrics.by.length > 0 ? labels : []));
+				set.observeBucket(quantileLabels, interval, exponent, n, traceId, windowMs, bucketUpper(exponent, duration));
+			}
 		}
 	}
-	return spans;
+	return { spans, dropped: rollup.d ?? 0 };
 }
 
-export function rollupDropped(text: string): number {
-	return (JSON.parse(text) as Rollup).d ?? 0;
-}
