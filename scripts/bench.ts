@@ -1,4 +1,4 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--forward-cost] [--lifecycle] [--search [--search-runs 40]] [--metrics [--metrics-runs 20] [--metrics-traces 100000]] [--scale [--scale-seconds 10] [--ops-usd 0.357]] [--fan-out [--fan-out-traces 1000] [--fan-out-requests 6]]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--forward-cost] [--lifecycle] [--search [--search-runs 40]] [--metrics [--metrics-runs 20] [--metrics-traces 100000]] [--scale [--scale-seconds 10] [--ops-usd 0.348]] [--fan-out [--fan-out-traces 1000] [--fan-out-requests 6]]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
 //  - the headline: ingest against the lifecycle floor, both finalizing as they go
 //    (scripts/bench/lifecycle-floor.ts: the design floor plus, per trace, one alarm, one R2 write of
