@@ -15,6 +15,7 @@ export interface SpanFacts extends SpanFields {
 }
 
 const utf8 = new TextDecoder();
+const FACTS = { facts: true };
 
 /** The original trace id found among the attributes of the span being read (one span at a time). */
 let originalFound: Uint8Array | undefined;
@@ -33,7 +34,7 @@ export function spanIdentity(span: Uint8Array): Uint8Array {
 }
 
 export function readSpanFacts(span: Uint8Array): SpanFacts {
-	const facts = readSpanFields(span) as SpanFacts;
+	const facts = readSpanFields(span, FACTS) as SpanFacts;
 	facts.name = utf8.decode(facts.nameBytes);
 	return facts;
 }

@@ -50,6 +50,8 @@ export interface SpanFields extends SpanIds {
 
 /** What a caller wants besides the fixed fields: each KeyValue attribute and each Link, as bytes. */
 export interface SpanFieldVisitor {
+	/** Also read the name, times and status (left at their defaults otherwise: ids-only readers skip them). */
+	facts?: boolean;
 	attribute?(keyValue: Uint8Array): void;
 	link?(link: Uint8Array): void;
 }
@@ -62,6 +64,7 @@ export interface SpanFieldVisitor {
  */
 export function readSpanFields(span: Uint8Array, visit?: SpanFieldVisitor): SpanFields {
 	const fields: SpanFields = { traceId: EMPTY, spanId: EMPTY, parentSpanId: EMPTY, nameBytes: EMPTY, startTimeUnixNano: 0n, endTimeUnixNano: 0n, statusCode: 0 };
+	const facts = visit?.facts ?? false;
 	const reader = new BinaryReader(span);
 	while (reader.pos < reader.len) {
 		const [field, wireType] = reader.tag();
@@ -69,12 +72,12 @@ export function readSpanFields(span: Uint8Array, visit?: SpanFieldVisitor): Span
 			if (field === 1) fields.traceId = reader.bytes();
 			else if (field === 2) fields.spanId = reader.bytes();
 			else if (field === 4) fields.parentSpanId = reader.bytes();
-			else if (field === 5) fields.nameBytes = reader.bytes();
+			else if (field === 5 && facts) fields.nameBytes = reader.bytes();
 			else if (field === 9 && visit?.attribute) visit.attribute(reader.bytes());
 			else if (field === 13 && visit?.link) visit.link(reader.bytes());
-			else if (field === 15) fields.statusCode = statusCode(reader.bytes());
+			else if (field === 15 && facts) fields.statusCode = statusCode(reader.bytes());
 			else reader.skip(wireType, field);
-		} else if (wireType === WireType.Bit64 && (field === 7 || field === 8)) {
+		} else if (facts && wireType === WireType.Bit64 && (field === 7 || field === 8)) {
 			const nanos = BigInt(reader.fixed64());
 			if (field === 7) fields.startTimeUnixNano = nanos;
 			else fields.endTimeUnixNano = nanos;

@@ -1,7 +1,7 @@
 // Finding the propagated context that ties a trace to its caller's trace, in one encoded span.
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { keyValueMatching } from "../otlp/span-facts";
-import { isZero, readSpanFields, toHex } from "../otlp/wire";
+import { equalBytes, isZero, readSpanFields, toHex } from "../otlp/wire";
 import { parseTraceparent } from "./traceparent";
 
 /** Which rule found a stitch; reported in the read API and R2 metadata. */
@@ -29,7 +29,7 @@ export interface StitchCandidate {
  * caller: "verified" (merge only when the claimed parent span exists) or "never" (do not merge).
  */
 export const EXTERNAL_STITCH_ATTRIBUTE = "assembler.stitch_external";
-const EXTERNAL_STITCH_KEY = [new TextEncoder().encode(EXTERNAL_STITCH_ATTRIBUTE)];
+const EXTERNAL_STITCH_KEY = new TextEncoder().encode(EXTERNAL_STITCH_ATTRIBUTE);
 
 export interface StitchOptions {
 	/** Attribute keys that may hold a recorded traceparent (STITCH_ATTRIBUTES). */
@@ -43,39 +43,76 @@ export interface StitchOptions {
  * differs from the span's own, or (for a root span) exactly one link to another trace.
  */
 export function detectStitch(span: Uint8Array, options: StitchOptions): StitchCandidate | undefined {
-	let recorded: string | undefined;
-	let external: string | undefined;
-	const links: Uint8Array[] = [];
-	const fields = readSpanFields(span, {
-		attribute(keyValue) {
-			recorded ??= traceparentAttribute(keyValue, options.attributeKeys);
-			external ??= traceparentAttribute(keyValue, EXTERNAL_STITCH_KEY);
-		},
-		...(options.links ? { link: (link: Uint8Array) => void links.push(link) } : {}),
-	});
-	const { traceId, spanId, parentSpanId } = fields;
-	if (traceId.length === 0) return undefined;
+	scan.keys = options.attributeKeys;
+	scan.recorded = undefined;
+	scan.external = undefined;
+	scan.links = 0;
+	scan.link = undefined;
+	const { traceId, spanId, parentSpanId } = readSpanFields(span, options.links ? SCAN_WITH_LINKS : SCAN);
+	const { recorded, external, links, link: onlyLink } = scan;
+	if (traceId.length === 0 || (recorded === undefined && links !== 1)) return undefined;
 	const ownTraceId = toHex(traceId);
 	const isRoot = parentSpanId.length === 0 || isZero(parentSpanId);
-	const claim = { ...(spanId.length === 8 ? { claimedBy: toHex(spanId) } : {}), fromRoot: isRoot };
+	const claim = () => ({ ...(spanId.length === 8 ? { claimedBy: toHex(spanId) } : {}), fromRoot: isRoot });
 	if (recorded !== undefined && external !== "never") {
 		const parent = parseTraceparent(recorded);
 		if (parent && parent.traceId !== ownTraceId) {
-			return { parentTraceId: parent.traceId, parentSpanId: parent.spanId, rule: "traceparent", ...claim, ...(external === "verified" ? { verify: true } : {}) };
+			return { parentTraceId: parent.traceId, parentSpanId: parent.spanId, rule: "traceparent", ...claim(), ...(external === "verified" ? { verify: true } : {}) };
 		}
 	}
 	// A consumer linking to many producers is a fan-in, not a stitch: only a single link counts.
-	if (isRoot && links.length === 1) {
-		const link = linkContext(links[0]!);
-		if (link && link.parentTraceId !== ownTraceId) return { ...link, rule: "link", ...claim };
+	if (isRoot && links === 1) {
+		const link = linkContext(onlyLink!);
+		if (link && link.parentTraceId !== ownTraceId) return { ...link, rule: "link", ...claim() };
 	}
 	return undefined;
 }
 
+/**
+ * What the attribute and link visitors found in the span being scanned. Module state, one span at
+ * a time (detectStitch is synchronous): every span an object takes in is scanned, so nothing is
+ * allocated per span.
+ */
+const scan: { keys: readonly Uint8Array[]; recorded: string | undefined; external: string | undefined; links: number; link: Uint8Array | undefined } = {
+	keys: [],
+	recorded: undefined,
+	external: undefined,
+	links: 0,
+	link: undefined,
+};
+
+function scanAttribute(keyValue: Uint8Array): void {
+	// One look at each attribute's key: its value is read only on a match.
+	const key = keyOf(keyValue);
+	if (!key) return;
+	if (scan.recorded === undefined && scan.keys.some((k) => equalBytes(k, key))) scan.recorded = stringValue(keyValue, key);
+	else if (scan.external === undefined && equalBytes(EXTERNAL_STITCH_KEY, key)) scan.external = stringValue(keyValue, key);
+}
+
+const SCAN = { attribute: scanAttribute };
+const SCAN_WITH_LINKS = {
+	attribute: scanAttribute,
+	link(link: Uint8Array): void {
+		scan.links++;
+		scan.link = link;
+	},
+};
+
 /** The string (or first string of an array) value of a KeyValue whose key is one of `keys`. */
-function traceparentAttribute(keyValue: Uint8Array, keys: readonly Uint8Array[]): string | undefined {
-	const value = keyValueMatching(keyValue, keys);
+function stringValue(keyValue: Uint8Array, key: Uint8Array): string | undefined {
+	const value = keyValueMatching(keyValue, [key]);
 	return value ? firstString(value, 0) : undefined;
+}
+
+/** A KeyValue's key bytes (field 1), read without decoding the value. */
+function keyOf(keyValue: Uint8Array): Uint8Array | undefined {
+	const reader = new BinaryReader(keyValue);
+	while (reader.pos < reader.len) {
+		const [field, wireType] = reader.tag();
+		if (field === 1 && wireType === WireType.LengthDelimited) return reader.bytes();
+		reader.skip(wireType, field);
+	}
+	return undefined;
 }
 
 /** An AnyValue's string, or the first string inside its array value (the OTel header convention). */
