@@ -102,7 +102,7 @@ export default defineConfig({
 			// objects as "workerd"; only the variables differ (test/index-load.test.ts, test/index-expiry.test.ts).
 			...(
 				[
-					{ name: "index-load", file: "test/index-load.test.ts", vars: { SEARCH_PARTITION_MS: "4000", SEARCH_SHARD_MAX_WRITES_PER_S: "5", QUIET_PERIOD_MS: "1000" } },
+					{ name: "index-load", file: "test/index-load.test.ts", vars: { SEARCH_PARTITION_MS: "6000", SEARCH_SHARD_MAX_WRITES_PER_S: "5", QUIET_PERIOD_MS: "1000" } },
 					{ name: "index-expiry", file: "test/index-expiry.test.ts", vars: { SEARCH_PARTITION_MS: "1000", INDEX_RETENTION_MS: "3000", INDEX_RETRY_MS: "2000", RETENTION_MS: "3000" } },
 				] as { name: string; file: string; vars: Record<string, string> }[]
 			).map(({ name, file, vars }) => ({

@@ -1,4 +1,4 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--forward-cost] [--lifecycle] [--search [--search-runs 40]] [--metrics [--metrics-runs 20] [--metrics-traces 100000]] [--scale [--scale-seconds 10] [--ops-usd 0.357]]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--forward-cost] [--lifecycle] [--search [--search-runs 40]] [--metrics [--metrics-runs 20] [--metrics-traces 100000]] [--scale [--scale-seconds 10] [--ops-usd 0.357]] [--fan-out [--fan-out-traces 1000] [--fan-out-requests 6]]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
 //  - the headline: ingest against the lifecycle floor, both finalizing as they go
 //    (scripts/bench/lifecycle-floor.ts: the design floor plus, per trace, one alarm, one R2 write of
@@ -47,6 +47,15 @@ const { splitRequest } = await import("../src/ingest/split.ts");
 const { PartStore } = await import("../src/assembler/part-store.ts");
 const { forEachSpan } = await import("../src/otlp/wire.ts");
 const { spanIdentity } = await import("../src/otlp/span-facts.ts");
+
+// --fan-out: export requests with more traces than MAX_SUBREQUESTS, through ingest relays (scripts/bench/fan-out.ts).
+if (hasFlag("fan-out")) {
+	const { fanOutBench } = await import("./bench/fan-out.ts");
+	const result = await fanOutBench(Number(option("fan-out-traces", "1000")), Number(option("fan-out-requests", "6")));
+	process.stdout.write(`${result.markdown}\n`);
+	if (option("json")) writeFileSync(option("json")!, JSON.stringify({ fanOut: result.rows }, null, 2));
+	process.exit(0);
+}
 
 if (hasFlag("scale")) {
 	const { scaleBench } = await import("./bench/scale.ts");

@@ -16,6 +16,8 @@ export interface Config {
 	retentionMs: number;
 	/** How many trace objects one ingest request talks to at once. */
 	ingestConcurrency: number;
+	/** Calls one invocation may make (Workers' per-invocation subrequest limit); bigger requests go through relays. */
+	maxSubrequests: number;
 	/**
 	 * Token-less callers: refused (false), read-only on the default tenant ("read"), or anything on
 	 * the default tenant ("all", from "true": only allowed without AUTH_TOKENS, i.e. local use).
@@ -68,6 +70,7 @@ export interface ConfigEnv extends ForwardEnv {
 	MIN_REWRITE_INTERVAL_MS?: string | number;
 	RETENTION_MS?: string | number;
 	INGEST_CONCURRENCY?: string | number;
+	MAX_SUBREQUESTS?: string | number;
 	ALLOW_ANONYMOUS?: string | boolean;
 	AUTH_TOKENS?: string;
 	MAX_SPANS_PER_TRACE?: string | number;
@@ -108,6 +111,8 @@ export function loadConfig(env: ConfigEnv): Config {
 			minRewriteIntervalMs: integer(env, "MIN_REWRITE_INTERVAL_MS", 1_000, 0),
 			retentionMs: integer(env, "RETENTION_MS", 86_400_000, 0),
 			ingestConcurrency: integer(env, "INGEST_CONCURRENCY", 16, 1),
+			// 2 at least: a trace known to be merged may take two calls (its parent, then its own object).
+			maxSubrequests: integer(env, "MAX_SUBREQUESTS", 1_000, 2),
 			allowAnonymous: anonymous(env),
 			authTokens: typeof env.AUTH_TOKENS === "string" ? env.AUTH_TOKENS : "",
 			maxSpansPerTrace: integer(env, "MAX_SPANS_PER_TRACE", 50_000, 1),

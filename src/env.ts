@@ -5,6 +5,7 @@ import type { SearchPartition } from "./search/partition";
 import type { IndexDirectory } from "./search/directory";
 import type { ForwardMessage, DeadLetter } from "./forward/message";
 import type { ForwardStats } from "./forward/stats";
+import type { IngestRelay } from "./ingest/relay";
 
 /** The Worker's bindings (wrangler.toml) and variables (config.ts). */
 export interface Env extends ConfigEnv {
@@ -14,6 +15,8 @@ export interface Env extends ConfigEnv {
 	SEARCH_PARTITION: DurableObjectNamespace<SearchPartition>;
 	/** Each tenant's index directory: its windows' shard counts, its unindexed traces (src/search/directory.ts). */
 	INDEX_DIRECTORY: DurableObjectNamespace<IndexDirectory>;
+	/** Stateless helpers that store the parts of export requests with more traces than MAX_SUBREQUESTS (src/ingest/relay.ts). */
+	INGEST_RELAY: DurableObjectNamespace<IngestRelay>;
 	/** "true" counts billed units in memory and serves them at GET /debug/usage (src/metering/usage.ts). */
 	COUNT_USAGE?: string;
 	/** Forwarding (src/forward/): the queue kept traces travel on, its dead letters, and the counters. */

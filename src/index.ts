@@ -29,6 +29,7 @@ export { TraceAssembler } from "./assembler/trace-object";
 export { SearchPartition } from "./search/partition";
 export { IndexDirectory } from "./search/directory";
 export { ForwardStats } from "./forward/stats";
+export { IngestRelay } from "./ingest/relay";
 
 const router = Router<Request & { params: Record<string, string> }, [Env, ExecutionContext]>({
 	catch: (error: unknown) => errorResponse(error),

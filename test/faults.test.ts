@@ -46,11 +46,37 @@ describe("faults", () => {
 		}
 	});
 
-	it("maps an overloaded object to 429 with Retry-After", () => {
+	it("answers 503 + Retry-After when a trace's object is overloaded, never 500, and loses no span the retry brings", async () => {
+		const traces = Array.from({ length: 6 }, () => randomHex(16));
+		const spans = traces.flatMap((traceId) => [{ traceId, spanId: randomHex(8) }, { traceId, spanId: randomHex(8) }]);
+		const victim = traces[2]!;
+		let failures = 1;
+		patch(TraceAssembler.prototype, "ingest", (original) =>
+			async function (this: TraceAssembler, address, batch) {
+				// What the platform throws when an object sheds load: an error marked `overloaded`.
+				if (address.traceId === victim && failures-- > 0) throw Object.assign(new Error("Durable Object is overloaded. Too many requests queued."), { overloaded: true });
+				return original.call(this, address, batch);
+			},
+		);
+		const first = await postTraces(jsonRequest(spans));
+		expect(first.status).toBe(503);
+		expect(first.headers.get("retry-after")).toBe("1");
+		expect(await first.text()).toContain("overloaded");
+		// The other traces' parts are in their objects' storage already (acknowledged there, kept).
+		expect(spanIds((await readTrace(traces[0]!)).trace)).toHaveLength(2);
+		const retry = await postTraces(protobufRequest(spans));
+		expect(retry.status).toBe(200);
+		for (const traceId of traces) {
+			expect(spanIds((await readTrace(traceId)).trace)).toEqual(spans.filter((s) => s.traceId === traceId).map((s) => s.spanId).sort());
+		}
+	});
+
+	it("maps an overloaded object to 503 with Retry-After (the flag the platform sets)", () => {
 		const error = Object.assign(new Error("Durable Object is overloaded"), { overloaded: true });
 		const mapped = objectFailure(error, "1 of 1 traces could not be stored");
-		expect(mapped.status).toBe(429);
+		expect(mapped.status).toBe(503);
 		expect(mapped.retryAfterSeconds).toBe(1);
+		expect(mapped.message).toContain("overloaded");
 	});
 
 	it("loses nothing and duplicates nothing when the object is reset mid-finalization", async () => {

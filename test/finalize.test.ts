@@ -77,17 +77,22 @@ describe("finalization", () => {
 			startTimeUnixNano: "1000",
 			endTimeUnixNano: "9000",
 			error: "true",
+			// What the object wrote, in place of a state row: <epoch>:<last part>, and the index entry's place.
+			writtenUpTo: expect.stringMatching(/^[0-9a-f-]{36}:1$/),
+			searchPartition: expect.stringMatching(/^index\//),
+			searchSortKey: expect.any(String),
 		});
 		expect(object?.httpMetadata?.contentType).toBe("application/x-protobuf");
 		const { status, trace } = await readTrace(traceId);
 		expect(status).toBe("complete");
 		expect(spanIds(trace)).toEqual([root, child].sort());
 		// The part is one row, kept as it arrived (its spans' identities keep retries exactly-once);
-		// finalization wrote one state row and touched no span.
+		// finalization wrote no row at all: R2's metadata says what is written (the first part row
+		// holds the epoch it names), and no span was touched.
 		const rows = await runInDurableObject(stubFor(traceId), (_i, state) =>
-			state.storage.sql.exec<{ parts: number; written: number }>("SELECT count(*) FILTER (WHERE seq > 0) AS parts, max(json_extract(state, '$.writtenUpTo')) AS written FROM parts").one(),
+			state.storage.sql.exec<{ parts: number; stateRows: number; epoch: string }>("SELECT count(*) FILTER (WHERE seq > 0) AS parts, count(*) FILTER (WHERE seq = 0) AS stateRows, max(state) FILTER (WHERE seq = 1) AS epoch FROM parts").one(),
 		);
-		expect(rows).toEqual({ parts: 1, written: 1 });
+		expect(rows).toEqual({ parts: 1, stateRows: 0, epoch: object!.customMetadata!.writtenUpTo!.split(":")[0] });
 	});
 
 	it("reopens on a late span and stores the union at the next finalization", async () => {
@@ -110,9 +115,10 @@ describe("finalization", () => {
 		const early = [randomHex(8), randomHex(8)];
 		await postTraces(jsonRequest(early.map((spanId) => ({ traceId, spanId }))));
 		await finalizeNow(traceId);
-		// The retention alarm fires: the object deletes all its storage.
+		// The retention alarm fires: the object deletes all its storage (a state row that dates the
+		// write to 1970 makes it due; R2's metadata would date it now).
 		await runInDurableObject(stubFor(traceId), async (_i, state) => {
-			state.storage.sql.exec("UPDATE parts SET state = json_set(state, '$.finalized.at', 0) WHERE seq = 0");
+			state.storage.sql.exec("INSERT INTO parts (seq, arrived_at, state) VALUES (0, 0, ?) ON CONFLICT (seq) DO UPDATE SET state = excluded.state", JSON.stringify({ writtenUpTo: 1, finalized: { at: 0, spanCount: 2 } }));
 		});
 		const { evictDurableObject } = await import("cloudflare:test");
 		await evictDurableObject(stubFor(traceId));

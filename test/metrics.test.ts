@@ -108,14 +108,14 @@ describe("TraceQL metrics: the Drilldown's queries over a known dataset", () => 
 	beforeAll(async () => {
 		await ingest();
 		// Index writes follow finalization; wait until every root is counted.
-		const deadline = Date.now() + 10_000;
+		const deadline = Date.now() + 25_000;
 		for (;;) {
 			const r = await get("/api/metrics/query", { q: `${ROOT} | count_over_time()`, start: B, end: B + 300 });
 			if (r.status === 200 && (JSON.parse(r.text) as { series: { value?: number }[] }).series[0]?.value === 6) break;
 			if (Date.now() > deadline) throw new Error(`dataset not indexed in time: ${r.text}`);
 			await new Promise((resolve) => setTimeout(resolve, 50));
 		}
-	});
+	}, 30_000);
 
 	it("RED rate: `{nestedSetParent<0 && true} | rate()  with(sample=true)` (two spaces), step range/64", async () => {
 		const body = await range(`${ROOT} | rate()  with(sample=true)`, "60s");
@@ -344,7 +344,7 @@ describe("TraceQL metrics: the Drilldown's queries over a known dataset", () => 
 		const start = at(200);
 		const response = await postTraces(protobufRequest([{ traceId, spanId: randomHex(8), name: "open", service: "late", kind: 2, startNs: start, endNs: start + 5n * MS }]), { headers: { authorization: TOKEN } });
 		await response.arrayBuffer();
-		const deadline = Date.now() + 5_000;
+		const deadline = Date.now() + 15_000;
 		let body: RangeBody;
 		do {
 			body = await range(`${ROOT} | rate()`, "60s");
@@ -354,6 +354,24 @@ describe("TraceQL metrics: the Drilldown's queries over a known dataset", () => 
 		expect(body.status).toBe("PARTIAL");
 		expect(body.message).toMatch(/still open/);
 		await finalizeNow(traceId, TENANT);
+	}, 30_000);
+
+	it("every tag the tags API lists (minus the Drilldown's ignore list) works in by(), != nil and compare()", async () => {
+		const IGNORED = ["duration", "event:name", "nestedSetLeft", "nestedSetParent", "nestedSetRight", "span:duration", "span:id", "trace:duration", "trace:id", "traceDuration"];
+		const tags = await get("/api/v2/search/tags", { start: B, end: B + 300, limit: 5000 });
+		const scopes = (JSON.parse(tags.text) as { scopes: { name: string; tags: string[] }[] }).scopes;
+		const names = scopes.flatMap((scope) => scope.tags.map((tag) => (scope.name === "intrinsic" ? tag : `${scope.name}.${tag}`))).filter((g) => !IGNORED.includes(g));
+		expect(names).toEqual(expect.arrayContaining(["resource.service.name", "span.http.route", "name", "status", "kind", "rootServiceName"]));
+		const compared = await range(`{true} | compare({status = error}, 10)`, "300s");
+		const comparedKeys = new Set(compared.series.map((s) => s.labels[1]!.key));
+		for (const g of names) {
+			const body = await range(`{true && ${g} != nil} | rate() by(${g})`, "60s");
+			expect(body.series.length, g).toBeGreaterThan(0);
+			// The Drilldown reads the label by the exact text it grouped by.
+			for (const s of body.series) expect(s.labels.map((l) => l.key), g).toEqual([g]);
+			// compare() leaves out empty status messages, as there are none to compare here.
+			if (g !== "statusMessage") expect(comparedKeys.has(g), `compare() has ${g}`).toBe(true);
+		}
 	});
 
 	it("is tenant-scoped and needs the read scope", async () => {
@@ -364,6 +382,35 @@ describe("TraceQL metrics: the Drilldown's queries over a known dataset", () => 
 		const none = await get("/api/metrics/query_range", { q: `${ROOT} | count_over_time()`, start: B, end: B + 300, step: "60s" }, "");
 		expect(none.status).toBe(401);
 	});
+});
+
+describe("TraceQL metrics at an interval's edge", () => {
+	it("counts a span starting exactly at t in (t − step, t], from rollups and from entries alike", async () => {
+		const token = "Bearer acme-token";
+		const spans: SpanSpec[] = [];
+		const ids: string[] = [];
+		for (const offsetNs of [0n, 1_000_000n]) {
+			const traceId = randomHex(16);
+			ids.push(traceId);
+			const start = at(120) + offsetNs;
+			spans.push({ traceId, spanId: randomHex(8), name: "edge", service: "edge", kind: 2, startNs: start, endNs: start + 10n * MS });
+		}
+		const response = await postTraces(protobufRequest(spans), { headers: { authorization: token } });
+		await response.arrayBuffer();
+		for (const id of ids) await finalizeNow(id, "acme");
+		for (const q of [`${ROOT} | count_over_time()`, `{nestedSetParent<0 && true && duration >= 0} | count_over_time()`]) {
+			const deadline = Date.now() + 15_000;
+			let got: [number, number][] = [];
+			do {
+				const r = await get("/api/metrics/query_range", { q, start: B, end: B + 300, step: "60s" }, token);
+				got = points((JSON.parse(r.text) as RangeBody).series[0]);
+				if (got.reduce((sum, [, v]) => sum + v, 0) === 2) break;
+				await new Promise((resolve) => setTimeout(resolve, 50));
+			} while (Date.now() < deadline);
+			// B+120 s exactly: the interval ending at B+120; a millisecond later: the next one.
+			expect(got, q).toEqual([[0, 0], [60, 0], [120, 1], [180, 1], [240, 0], [300, 0]]);
+		}
+	}, 40_000);
 });
 
 describe("TraceQL metrics time frame (Tempo's conventions)", () => {
@@ -409,5 +456,32 @@ describe("TraceQL metrics time frame (Tempo's conventions)", () => {
 		};
 		const out = finishSeries(query.metrics!, frame, merged).map((s) => `${(s.labels[0]!.value as { stringValue: string }).stringValue}:${(s.labels[1]!.value as { stringValue: string }).stringValue}`);
 		expect(out.sort()).toEqual(["baseline:a", "baseline:b", "baseline_total:nil", "selection:c"]);
+	});
+});
+
+describe("compare() over high-cardinality attributes", () => {
+	it("counts every value before keeping the top N, so a frequent value is not crowded out by unique ids", async () => {
+		const { SeriesSet } = await import("../src/traceql/metrics/accumulate");
+		const { finishSeries } = await import("../src/traceql/metrics/finish");
+		const { metricsContext, newSeriesSet, observeEntry } = await import("../src/traceql/metrics/observe");
+		const { compileQuery } = await import("../src/traceql/match");
+		const { parseQuery } = await import("../src/traceql/parse");
+		const { buildEntry } = await import("../src/search/entry");
+		const query = parseQuery("{} | compare({status=error}, 3)");
+		const frame = { startMs: Number(at(0) / MS), stepMs: 300_000, intervals: 1, instant: false };
+		const context = metricsContext(query, frame, compileQuery(query));
+		const set = newSeriesSet(context);
+		expect(set).toBeInstanceOf(SeriesSet);
+		// 6,000 spans, each with a unique request id (more values than any answer's 5,000 series) and one of two routes.
+		for (let i = 0; i < 6_000; i++) {
+			const traceId = randomHex(16);
+			const start = at(1) + BigInt(i) * MS;
+			observeEntry(context, set, buildEntry(traceId, protobufRequest([{ traceId, spanId: randomHex(8), name: "op", startNs: start, endNs: start + MS, attributes: { "request.id": randomHex(8), route: i % 3 === 0 ? "/rare" : "/common" } }])));
+		}
+		expect(set.result.seriesLimited).toBeUndefined();
+		const series = finishSeries(query.metrics!, frame, set.result);
+		const routes = series.filter((s) => s.labels[1]!.key === "span.route" && (s.labels[0]!.value as { stringValue: string }).stringValue === "baseline");
+		expect(routes.map((s) => [(s.labels[1]!.value as { stringValue: string }).stringValue, s.values[0]])).toEqual([["/common", 4_000], ["/rare", 2_000]]);
+		expect(series.filter((s) => s.labels[1]!.key === "span.request.id" && (s.labels[0]!.value as { stringValue: string }).stringValue === "baseline")).toHaveLength(3);
 	});
 });

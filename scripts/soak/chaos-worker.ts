@@ -34,5 +34,5 @@ export class TraceAssembler extends RealTraceAssembler {
 	}
 }
 
-export { SearchPartition, IndexDirectory } from "../../src/index";
+export { SearchPartition, IndexDirectory, IngestRelay } from "../../src/index";
 export default worker;

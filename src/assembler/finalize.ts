@@ -7,12 +7,22 @@ import { traceKey, type TraceAddress } from "../trace-address";
 import { assembleTrace } from "./assemble";
 import type { TraceContext } from "./context";
 import type { MergeOutbox } from "./merge";
-import { putCounted, readStoredTrace } from "./stored-trace";
+import { countUsage } from "../metering/usage";
+import { permanentR2Failure } from "./r2-errors";
+import type { TraceState } from "./part-store";
+import type { EntryPlace } from "../search/trace-hooks";
+import { putCounted, readStoredTrace, writtenMark } from "./stored-trace";
 import { summarizeTrace, summaryMetadata, type TraceSummary } from "./summary";
 import type { WritePlan } from "../forward/trace-hook";
 
-/** Retries of a failing R2 write or merge back off from 2 s up to this, and never give up. */
+/** Retries of a failing R2 write or merge back off from 2 s up to this, and never give up while the failure may pass. */
 const MAX_RETRY_DELAY_MS = 5 * 60_000;
+/**
+ * An R2 write that fails permanently (a 4xx: the same write would fail again) is tried this many
+ * times in all, in case the code was misread, then given up until new spans come (README,
+ * "Storage and lifecycle").
+ */
+const PERMANENT_FAILURE_ATTEMPTS = 3;
 
 export class Finalizer {
 	readonly #t: TraceContext;
@@ -68,6 +78,7 @@ export class Finalizer {
 		const key = traceKey(address);
 		let trace: Uint8Array;
 		let summary: TraceSummary;
+		let place: EntryPlace | undefined;
 		let plan: WritePlan;
 		try {
 			// Requests interleave with these awaits: spans that arrive meanwhile get a higher seq,
@@ -82,23 +93,38 @@ export class Finalizer {
 			const parts = store.pending.filter((span) => span.seq <= upTo);
 			trace = assembleTrace(stored?.trace, parts);
 			summary = summarizeTrace(trace, address.traceId);
+			// Recorded with the trace in R2 (writtenMark), so no state row has to keep it.
+			place = await this.#t.search.placeForWrite(address, trace);
 			// Tail sampling: decide (or recall) and queue the kept spans before the write (src/forward/).
 			plan = await this.#t.forward.beforeWrite(address, stored, trace, parts, upTo);
 			if (plan.store) {
 				await putCounted(env, key, trace, {
 					httpMetadata: { contentType: "application/x-protobuf" },
-					customMetadata: { ...summaryMetadata(summary, address.traceId, store.state.merges ?? [], store.state.refused ?? [], store.droppedSpans), ...plan.metadata },
+					customMetadata: {
+						...summaryMetadata(summary, address.traceId, store.state.merges ?? [], store.state.refused ?? [], store.droppedSpans),
+						...plan.metadata,
+						...writtenMark(store.epoch, upTo, place),
+					},
 				});
 			}
 		} catch (e) {
 			this.#t.forward.writeFailed();
-			await this.retryLater(`R2 write of ${key}`, e);
+			await this.#writeFailed(key, upTo, e);
 			return;
 		}
 		const now = Date.now();
-		store.markWritten(upTo);
-		// One row: what was written, when, and how big; the parts themselves are not touched.
-		store.saveState({ writtenUpTo: upTo, finalized: { at: now, spanCount: summary.spanCount }, storedBytes: trace.length, failedAttempts: undefined, ...this.#t.search.placeToPersist(), ...plan.state });
+		const written: Partial<TraceState> = { finalized: { at: now, spanCount: summary.spanCount }, storedBytes: trace.length, failedAttempts: undefined, unwritten: undefined, ...this.#t.search.placeToPersist(), ...plan.state };
+		const rowNeeded = store.epoch === undefined || !plan.store || Object.keys(plan.state).length > 0 || store.state.failedAttempts !== undefined || store.state.unwritten !== undefined;
+		if (!rowNeeded) {
+			// No row: R2's metadata now says what is written up to where (writtenMark), and a restarted
+			// object reads it back (catchUpWithR2). The parts themselves are not touched.
+			store.noteWritten(upTo, written);
+		} else {
+			// One row: a failure to forget, a forwarding decision to keep (src/forward/), a trace not
+			// stored in R2 (so no metadata to carry the mark), or parts stored before epochs existed.
+			store.markWritten(upTo);
+			store.saveState({ writtenUpTo: upTo, ...written });
+		}
 		this.#t.forward.written();
 		const stillOpen = store.pending.length > 0;
 		// Spans that came during the write keep the trace open: the next write says "finalized".
@@ -123,6 +149,36 @@ export class Finalizer {
 		// came during it (the entry then stays open): a trace that never goes quiet between writes
 		// is otherwise searchable only by its first batch. A failure is retried by the alarm.
 		if (!(await this.#t.search.finalized(address, trace, this.#t.store.state.finalized!.at, stillOpen))) await this.retryLater("search index write", "partition unavailable");
+	}
+
+	/**
+	 * Whether the pending spans are ones whose R2 write was given up (a permanent failure) and no
+	 * span came since: the alarm then only waits for retention instead of writing again.
+	 */
+	get givenUp(): boolean {
+		const unwritten = this.#t.store.state.unwritten;
+		return unwritten !== undefined && this.#t.store.lastSeq <= unwritten.upTo;
+	}
+
+	/**
+	 * A failed R2 write: retried with backoff for as long as the failure may pass; a permanent one
+	 * (a 4xx) only PERMANENT_FAILURE_ATTEMPTS times, then the parts up to `upTo` are marked
+	 * unwritten, logged and counted, and the alarm is set for retention. They stay readable from
+	 * this object until then; spans that arrive later try the write again, as often.
+	 */
+	async #writeFailed(key: string, upTo: number, error: unknown): Promise<void> {
+		const { store, clock, config } = this.#t;
+		const permanent = permanentR2Failure(error);
+		const attempts = (store.state.failedAttempts ?? 0) + 1;
+		if (permanent === undefined || attempts < PERMANENT_FAILURE_ATTEMPTS) {
+			await this.retryLater(`R2 write of ${key}`, error);
+			return;
+		}
+		const now = Date.now();
+		console.error(`TraceAssembler ${store.address?.traceId}: R2 write of ${key} failed permanently (${permanent}) ${attempts} times; given up: ${store.pending.length} spans stay readable from this object until it frees its storage in ${config.retentionMs} ms:`, error);
+		countUsage("r2WritesGivenUp");
+		store.saveState({ failedAttempts: undefined, unwritten: { at: now, upTo, reason: permanent } });
+		await clock.set(now + config.retentionMs);
 	}
 
 	/** Our own backoff instead of throwing: the platform gives up after six alarm retries. */

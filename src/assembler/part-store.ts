@@ -44,6 +44,11 @@ export interface TraceState extends SearchState, ForwardState {
 	/** Size of the trace R2 holds, for the per-trace byte limit. */
 	storedBytes?: number;
 	failedAttempts?: number;
+	/**
+	 * The R2 write failed permanently (a 4xx) for the parts up to `upTo` and was given up at `at`:
+	 * they stay readable from this object until retention frees its storage (finalize.ts).
+	 */
+	unwritten?: { at: number; upTo: number; reason: string };
 	/** Set once this trace joined another (the outbox record: the move may still be under way). */
 	mergedInto?: MergeRecord & { at: number };
 	/** The R2 redirect for a merged trace is written. */
@@ -76,6 +81,12 @@ export class PartStore {
 	#droppedSpans = 0;
 	#state: TraceState = { writtenUpTo: 0 };
 	#address: TraceAddress | undefined;
+	/**
+	 * Names this life of the object's storage (from its first part to retention's DROP TABLE): the
+	 * R2 object's "written up to" mark counts for these parts only if it carries the same epoch.
+	 * Kept in the first part row's unused `state` column, so it costs no row of its own.
+	 */
+	#epoch: string | undefined;
 
 	constructor(sql: SqlStorage) {
 		this.#sql = sql;
@@ -115,12 +126,12 @@ export class PartStore {
 		const added: PendingSpan[] = [];
 		for (const [blob, spans] of this.#rows(kept, kept.length === incoming.length ? whole : undefined)) {
 			const seq = ++this.#lastSeq;
-			execCounted(this.#sql, "INSERT INTO parts (seq, arrived_at, spans, dropped, address) VALUES (?, ?, ?, ?, ?)", seq, now, blob, added.length === 0 ? dropped : 0, addressJson);
+			execCounted(this.#sql, "INSERT INTO parts (seq, arrived_at, spans, dropped, address, state) VALUES (?, ?, ?, ?, ?, ?)", seq, now, blob, added.length === 0 ? dropped : 0, addressJson, this.#newEpoch());
 			for (const span of spans) added.push({ seq, arrivedAt: now, resource: span.resourceHead, scope: span.scopeHead, body: span.body });
 		}
 		if (kept.length === 0) {
 			// Only refused spans: the count must survive too (it reaches R2 metadata and readers).
-			execCounted(this.#sql, "INSERT INTO parts (seq, arrived_at, spans, dropped, address) VALUES (?, ?, NULL, ?, ?)", ++this.#lastSeq, now, dropped, addressJson);
+			execCounted(this.#sql, "INSERT INTO parts (seq, arrived_at, spans, dropped, address, state) VALUES (?, ?, NULL, ?, ?, ?)", ++this.#lastSeq, now, dropped, addressJson, this.#newEpoch());
 		}
 		for (const key of batchKeys) this.#seen.add(key);
 		for (const span of added) this.#pendingBytes += span.body.length;
@@ -186,6 +197,23 @@ export class PartStore {
 		return this.#state;
 	}
 
+	/** This life of the object's storage (see #epoch); undefined before the first part, or for parts stored before epochs existed. */
+	get epoch(): string | undefined {
+		return this.#epoch;
+	}
+
+	/**
+	 * The parts up to `seq` are in R2, and R2's metadata says so (finalize.ts): memory moves on
+	 * with `changes`, storage keeps its state row as it is. After a restart the row may be behind
+	 * R2; `catchUpWithR2` (stored-trace.ts) reads the mark back.
+	 */
+	noteWritten(seq: number, changes: Partial<TraceState>): void {
+		this.markWritten(seq);
+		const next: TraceState = { ...this.#state, ...changes, writtenUpTo: seq };
+		for (const key of Object.keys(next) as (keyof TraceState)[]) if (next[key] === undefined) delete next[key];
+		this.#state = next;
+	}
+
 	/** Applies `changes` (undefined deletes a field) and writes the state row: one row written. */
 	saveState(changes: Partial<TraceState>): void {
 		const next: TraceState = { address: this.#address, ...this.#state, ...changes };
@@ -222,6 +250,7 @@ export class PartStore {
 		this.#droppedSpans = 0;
 		this.#state = { writtenUpTo: 0 };
 		this.#address = undefined;
+		this.#epoch = undefined;
 	}
 
 	/** Drops the table: the cursor counts no row written for it, where DELETE counts every row. */
@@ -259,6 +288,13 @@ export class PartStore {
 		yield [writer.finish(), group];
 	}
 
+	/** The epoch to store with a part row: a fresh one with the first part, none after. */
+	#newEpoch(): string | null {
+		if (this.#epoch !== undefined || this.#lastSeq !== 1) return null;
+		this.#epoch = crypto.randomUUID();
+		return this.#epoch;
+	}
+
 	#ensureTable(): void {
 		if (this.#hasTable) return;
 		execCounted(this.#sql, SCHEMA);
@@ -276,6 +312,7 @@ export class PartStore {
 		for (const row of rows) {
 			if (row.seq === STATE_SEQ) continue;
 			this.#lastSeq = Math.max(this.#lastSeq, row.seq);
+			if (row.state) this.#epoch ??= row.state;
 			this.#droppedSpans += row.dropped;
 			if (row.address) this.#address ??= JSON.parse(row.address) as TraceAddress;
 			if (row.spans === null) continue;

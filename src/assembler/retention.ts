@@ -17,7 +17,8 @@ export class Retention {
 	/** The alarm fired with nothing pending: free storage once the trace is old enough, else wait. */
 	async onAlarm(): Promise<void> {
 		const { store, config } = this.#t;
-		const doneAt = store.state.finalized?.at ?? store.state.mergedInto?.at ?? 0;
+		// A write given up (finalize.ts) counts from when it was given up: its spans stay readable that long.
+		const doneAt = Math.max(store.state.finalized?.at ?? store.state.mergedInto?.at ?? 0, store.state.unwritten?.at ?? 0);
 		if (Date.now() >= doneAt + config.retentionMs) await this.free();
 		else await this.#t.clock.set(doneAt + config.retentionMs);
 	}

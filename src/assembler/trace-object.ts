@@ -23,6 +23,7 @@ import { TraceSearchHooks } from "../search/trace-hooks";
 import { TraceForwarding } from "../forward/trace-hook";
 import type { TraceEntry } from "../search/entry";
 import { Retention } from "./retention";
+import { catchUpWithR2 } from "./stored-trace";
 import type { AdoptMessage, AdoptResult, IngestResult, StitchResult, TraceView } from "./types";
 import { traceView } from "./view";
 
@@ -51,6 +52,8 @@ export class TraceAssembler extends DurableObject<Env> {
 		this.#merge = new MergeOutbox(this.#t, this.#finalizer);
 		this.#intake = new Intake(this.#t, this.#finalizer, this.#merge);
 		this.#retention = new Retention(this.#t);
+		// What was written to R2 is recorded in R2's metadata, not in a row: read it back first.
+		if (store.pending.length > 0) void ctx.blockConcurrencyWhile(() => catchUpWithR2(env, store));
 	}
 
 	/** A live subscription (the WebSocket upgrade of GET /v1/traces/{id}/live, forwarded by the router). */
@@ -147,7 +150,7 @@ export class TraceAssembler extends DurableObject<Env> {
 				await this.#merge.moveToParentOrRetry();
 				return;
 			}
-		} else if (store.pending.length > 0) {
+		} else if (store.pending.length > 0 && !this.#finalizer.givenUp) {
 			await this.#finalizer.onAlarm(address, scheduledAt);
 			return;
 		}

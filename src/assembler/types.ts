@@ -40,7 +40,7 @@ export type TraceView =
 	/** Finalized and not reopened: R2 holds all of it. */
 	| { state: "complete"; key: string }
 	/** Open: R2's copy (if any) merged with the spans not yet written. */
-	| { state: "partial"; trace: Uint8Array; merged: MergeRecord[]; mergedCount: number; refused: Refusal[]; droppedSpans: number; sampling?: string }
+	| { state: "partial"; trace: Uint8Array; merged: MergeRecord[]; mergedCount: number; refused: Refusal[]; droppedSpans: number; sampling?: string; unwritten?: string }
 	/** Merged into another trace: read that one. */
 	| { state: "merged"; into: string };
 

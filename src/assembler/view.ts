@@ -25,5 +25,7 @@ export async function traceView(t: TraceContext, address: TraceAddress): Promise
 		droppedSpans: store.droppedSpans,
 		// A reopened trace keeps the decision made at its first finalization (src/forward/).
 		...(t.forward.decision ? { sampling: decisionHeader(t.forward.decision) } : {}),
+		// R2 refused the trace for good (finalize.ts): this object is the only copy, until retention.
+		...(store.state.unwritten ? { unwritten: store.state.unwritten.reason } : {}),
 	};
 }

@@ -1,14 +1,14 @@
 // POST /v1/traces: OTLP/HTTP export. Splits the request by trace id and answers 200 only when
-// every trace's part is durably stored by its object.
+// every trace's part is durably stored by its object (through ingest relays when the request has
+// more traces than MAX_SUBREQUESTS: src/ingest/fan-out.ts).
 import { authenticate } from "../auth";
 import { configFor } from "../config";
 import type { Env } from "../env";
 import { readBody, requestEncoding } from "../ingest/body";
 import { splitRequest } from "../ingest/split";
 import { exportResponse, type Encoding } from "../otlp/responses";
-import { storePart } from "../ingest/store-part";
+import { deliverParts } from "../ingest/fan-out";
 import { HttpError } from "./errors";
-import { runLimited } from "./pool";
 import { errorResponse, objectFailure } from "./respond";
 
 export async function handleExport(request: Request, env: Env): Promise<Response> {
@@ -22,20 +22,14 @@ export async function handleExport(request: Request, env: Env): Promise<Response
 		const body = await readBody(request, config.maxBodyBytes);
 		if (body.length === 0) return exportResponse(encoding, 0, "");
 		const split = splitRequest(body, encoding);
-		let limited = 0;
-		const limitReasons: string[] = [];
-		const failures = await runLimited(split.parts, config.ingestConcurrency, async ([traceId, part]) => {
-			const result = await storePart(env, { tenant, traceId }, part.finish());
-			if (result.rejected > 0) {
-				limited += result.rejected;
-				if (limitReasons.length < 3 && result.rejectReason) limitReasons.push(result.rejectReason);
-			}
-		});
-		if (failures.length > 0) {
+		const parts = [...split.parts].map(([traceId, part]) => ({ traceId, batch: part.finish() }));
+		const outcome = await deliverParts(env, tenant, parts, { maxSubrequests: config.maxSubrequests, concurrency: config.ingestConcurrency });
+		if (outcome.failed > 0) {
 			// The exporter retries the whole request; objects that did store their part ignore the repeat.
-			const failure = objectFailure(failures[0], `${failures.length} of ${split.parts.size} traces could not be stored`);
-			throw failure;
+			throw objectFailure(outcome, `${outcome.failed} of ${parts.length} traces could not be stored`);
 		}
+		const limited = outcome.rejected;
+		const limitReasons = outcome.rejectReasons;
 		const messages = [];
 		if (split.rejected > 0) messages.push(`rejected ${split.rejectMessage}`);
 		if (limited > 0) messages.push(`rejected ${limited} spans: ${limitReasons.join("; ")}`);

@@ -32,6 +32,7 @@ export async function handleRead(request: Request, env: Env, rawTraceId: string)
 				refused: view.refused.map((r) => `${r.intoTraceId}:${r.reason}`).join(","),
 				dropped: view.droppedSpans > 0 ? String(view.droppedSpans) : "",
 				sampling: view.sampling ?? "",
+				unwritten: view.unwritten,
 			});
 		}
 		// HEAD (the viewer's status check) needs only the metadata; either is one class B operation.
@@ -93,6 +94,8 @@ interface TraceNotes {
 	dropped: string;
 	/** The tail-sampling decision, `kept; rule=<name>; rate=<N>` (src/forward/decision.ts). */
 	sampling: string;
+	/** Why R2 refused the trace for good, when it did (only its object holds it, until retention). */
+	unwritten?: string;
 }
 
 function traceResponse(request: Request, trace: Uint8Array, status: "partial" | "complete", notes: TraceNotes): Response {
@@ -107,6 +110,7 @@ function traceResponse(request: Request, trace: Uint8Array, status: "partial" | 
 	// A truncated trace says so: how many spans the per-trace limits turned away.
 	if (notes.dropped) headers["x-trace-dropped-spans"] = notes.dropped;
 	if (notes.sampling) headers["x-trace-sampling"] = notes.sampling;
+	if (notes.unwritten) headers["x-trace-unwritten"] = notes.unwritten;
 	return new Response(body, { headers });
 }
 

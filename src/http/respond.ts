@@ -21,10 +21,14 @@ function asHttpError(error: unknown): HttpError {
 	return new HttpError(500, "internal error; the server log has the details");
 }
 
-/** Classifies a failed Durable Object call: the exporter should retry it, later. */
+/**
+ * Classifies a failed Durable Object call (or a delivery whose `overloaded` counts the parts that
+ * met an overloaded object): the exporter should retry it, later. 503 + Retry-After either way,
+ * which OTLP/HTTP exporters retry with backoff; nothing stored is stored twice on the retry.
+ */
 export function objectFailure(error: unknown, what: string): HttpError {
-	const flags = error as { overloaded?: boolean; retryable?: boolean };
-	if (flags?.overloaded) return new HttpError(429, `${what}: the trace's object is overloaded; retry later`, 1);
-	console.error(`trace-assembler: ${what}:`, error);
+	const flags = error as { overloaded?: boolean | number; firstFailure?: string };
+	if (flags?.overloaded) return new HttpError(503, `${what}: the trace's object is overloaded; retry later (nothing is stored twice)`, 1);
+	console.error(`trace-assembler: ${what}:`, flags?.firstFailure ?? error);
 	return new HttpError(503, `${what}: the trace's object is unavailable; retry the request (nothing is stored twice)`, 1);
 }

@@ -30,6 +30,12 @@ export interface UsageCounts {
 	queueOperations: number;
 	/** Queue consumer invocations (each a billed Worker request). */
 	queueBatches: number;
+	/** The most subrequests one invocation made (router, ingest relay, tail consumer): MAX_SUBREQUESTS bounds it. */
+	maxSubrequestsPerInvocation: number;
+	/** Ingest relay calls: the parts of export requests with more traces than one invocation may call (src/ingest/fan-out.ts). */
+	ingestRelays: number;
+	/** Trace writes to R2 given up after a permanent (4xx) error (src/assembler/finalize.ts); not a billed unit, a loss to watch. */
+	r2WritesGivenUp: number;
 }
 
 export type UsageKind = keyof UsageCounts;
@@ -38,7 +44,7 @@ const counts: UsageCounts = zero();
 let enabled = false;
 
 function zero(): UsageCounts {
-	return { rowsWritten: 0, rowsRead: 0, alarmsSet: 0, deleteAlls: 0, objectCalls: 0, alarmsRun: 0, r2ClassA: 0, r2ClassB: 0, workerRequests: 0, queueOperations: 0, queueBatches: 0 };
+	return { rowsWritten: 0, rowsRead: 0, alarmsSet: 0, deleteAlls: 0, objectCalls: 0, alarmsRun: 0, r2ClassA: 0, r2ClassB: 0, workerRequests: 0, queueOperations: 0, queueBatches: 0, maxSubrequestsPerInvocation: 0, ingestRelays: 0, r2WritesGivenUp: 0 };
 }
 
 /** Turns counting on for this isolate when the environment says COUNT_USAGE=true (it stays on). */
@@ -52,6 +58,16 @@ export function usageCountingEnabled(): boolean {
 
 export function countUsage(kind: UsageKind, n = 1): void {
 	if (enabled) counts[kind] += n;
+}
+
+/** An invocation has made `used` subrequests so far: keeps the largest such count. */
+export function noteSubrequests(used: number): void {
+	if (enabled && used > counts.maxSubrequestsPerInvocation) counts.maxSubrequestsPerInvocation = used;
+}
+
+/** Starts the totals again from zero (a test or a bench measuring one run). */
+export function resetUsage(): void {
+	Object.assign(counts, zero());
 }
 
 /** The totals since this isolate started. */

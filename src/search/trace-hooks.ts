@@ -99,6 +99,19 @@ export class TraceSearchHooks {
 		);
 	}
 
+	/**
+	 * The entry's place, resolved now: a finalization records it in R2's metadata with the trace
+	 * (src/assembler/finalize.ts) instead of a state row. Undefined when it cannot be resolved yet
+	 * (the directory is unreachable): the write goes on, and `finalized` persists the place later.
+	 */
+	async placeForWrite(address: TraceAddress, trace: Uint8Array): Promise<EntryPlace | undefined> {
+		try {
+			return await this.#placeOf(address, trace);
+		} catch {
+			return undefined;
+		}
+	}
+
 	/** State to write with the finalization's own state row: the entry's place, once. */
 	placeToPersist(): SearchState {
 		return this.#store.state.search === undefined && this.#place ? { search: this.#place } : {};

@@ -9,7 +9,8 @@
 import { loadConfig } from "../config";
 import type { Env } from "../env";
 import type { TraceAddress } from "../trace-address";
-import { joinCaller, sendSpans, tailCounters } from "./deliver";
+import { SubrequestBudget } from "../ingest/subrequests";
+import { joinCaller, sendSpans, TAIL_RESERVED_SUBREQUESTS, tailCounters } from "./deliver";
 import { Invocation } from "./invocation";
 import { FLUSH_BYTES, FLUSH_SPANS } from "./limits";
 
@@ -19,6 +20,7 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 	let invocation: Invocation;
 	let address: TraceAddress;
 	let flushIntervalMs: number;
+	let budget: SubrequestBudget;
 	let verifyCaller: boolean;
 	try {
 		const config = loadConfig(env);
@@ -26,6 +28,7 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 		verifyCaller = config.tailStitchExternal === "verified";
 		address = { tenant: config.tailTenant, traceId: invocation.traceId };
 		flushIntervalMs = config.tailFlushIntervalMs;
+		budget = new SubrequestBudget(config.maxSubrequests);
 	} catch (e) {
 		tailCounters.conversionErrors++;
 		console.error(`trace-assembler tail: invocation ignored: ${(e as Error).message}`);
@@ -45,7 +48,7 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 				claimedBy: invocation.root.spanId,
 				fromRoot: true,
 				...(verifyCaller ? { verify: true } : {}),
-			}),
+			}, budget),
 		);
 	}
 
@@ -54,7 +57,7 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 		timer?.cancel();
 		timer = undefined;
 		const spans = invocation.takeClosed();
-		if (spans.length > 0) ctx.waitUntil(sendSpans(env, address, invocation, spans));
+		if (spans.length > 0) ctx.waitUntil(sendSpans(env, address, invocation, spans, budget));
 	};
 	return (event) => {
 		try {
@@ -64,10 +67,12 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 			console.error(`trace-assembler tail: ${event?.event?.type} event of ${invocation.script} ignored: ${(e as Error).message}`);
 		}
 		try {
-			if (invocation.finished || invocation.closedCount >= FLUSH_SPANS || invocation.closedBytes >= FLUSH_BYTES) flush();
+			// Flushes before the end stop short of the calls kept back for the last one (MAX_SUBREQUESTS).
+			const mayFlushEarly = budget.left > TAIL_RESERVED_SUBREQUESTS + 2;
+			if (invocation.finished || (mayFlushEarly && (invocation.closedCount >= FLUSH_SPANS || invocation.closedBytes >= FLUSH_BYTES))) flush();
 			// A closed span waits at most the flush interval, even when no further event comes (an
 			// idle WebSocket): a timer, since the runtime may not call again for hours.
-			else if (invocation.closedCount > 0 && !timer) timer = after(ctx, flushIntervalMs, flush);
+			else if (mayFlushEarly && invocation.closedCount > 0 && !timer) timer = after(ctx, flushIntervalMs, flush);
 		} catch (e) {
 			console.error(`trace-assembler tail: flushing spans of ${invocation.script} failed: ${(e as Error).message}`);
 		}

@@ -12,7 +12,7 @@ import { fanOutAll } from "../search/search";
 import { queryErrorFrom, QueryError } from "../traceql/errors";
 import { mergePartials, type PartialResult } from "../traceql/metrics/accumulate";
 import { finishSeries, instantResponse, rangeResponse, type ResponseStatus } from "../traceql/metrics/finish";
-import { MAX_SERIES } from "../traceql/metrics/observe";
+import { MAX_COMPARE_SERIES, MAX_SERIES, seriesCap } from "../traceql/metrics/observe";
 import { defaultStepMs, goDuration, instantFrame, parseStep, parseTime, rangeFrame, type TimeFrame } from "../traceql/metrics/plan";
 import { parseTraceQL } from "../traceql/parse";
 
@@ -53,7 +53,7 @@ export async function handleMetrics(request: Request, env: Env, kind: "range" | 
 			console.error("metrics: a partition failed", e);
 			throw new HttpError(503, "the search index is unavailable for now; retry the query", 5);
 		}
-		const merged = mergePartials(parts, MAX_SERIES);
+		const merged = mergePartials(parts, seriesCap(query.metrics));
 		const series = finishSeries(query.metrics, frame, merged);
 		const status: ResponseStatus = { inspectedTraces: merged.inspectedTraces, inspectedSpans: merged.inspectedSpans, jobs: parts.length, partialMessage: partialMessage(merged) };
 		const body = kind === "instant" ? instantResponse(series, status) : rangeResponse(series, frame, status, exemplarLimit);
@@ -78,7 +78,7 @@ function partialMessage(merged: ReturnType<typeof mergePartials>): string | unde
 	const notes: string[] = [];
 	if (merged.openTraces > 0) notes.push(`${merged.openTraces} trace(s) are still open and counted from the spans of their first batch only`);
 	if (merged.truncatedTraces > 0) notes.push(`${merged.truncatedTraces} trace(s) have more spans than the index keeps per trace (1,000); the others are not counted`);
-	if (merged.seriesLimited) notes.push(`the response exceeds the maximum of ${MAX_SERIES} series; some series are left out`);
+	if (merged.seriesLimited) notes.push(`the answer exceeds the maximum of ${MAX_SERIES.toLocaleString("en-US")} series (compare(): ${MAX_COMPARE_SERIES.toLocaleString("en-US")} values counted); some series are left out`);
 	return notes.length > 0 ? `${notes.join("; ")}.` : undefined;
 }
 

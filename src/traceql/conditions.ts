@@ -22,6 +22,10 @@ export function testOf(expr: Expr | undefined, budget: RegexBudget): SpanTest {
 
 function conditionTest(condition: Condition, budget: RegexBudget): SpanTest {
 	const { field, operator, value } = condition;
+	// The Drilldown's root test, `nestedSetParent<0`, needs no tree: a root is a span without a parent id.
+	if (field.kind === "intrinsic" && field.name === "nestedSetParent" && operator === "<" && value.type === "int" && value.value === 0) {
+		return (entry, i) => entry.spans[i]![9] === "";
+	}
 	if (value.type === "nil") {
 		const wantPresent = operator === "!=";
 		return (entry, i) => (valuesOf(entry, i, field).length > 0) === wantPresent;

@@ -44,7 +44,7 @@ export function compileQuery(query: Query): CompiledQuery {
 	const returned = returnedFields(query);
 	const source = query.pipeline.source;
 	const matchesEverything = query.pipeline.stages.every((s) => s.kind === "select") && source.kind === "filter" && source.filter === undefined;
-	let last: { entry: TraceEntry; set: Spanset } | undefined;
+	let last: { entry: TraceEntry; set: Spanset; index?: Map<EntrySpan, number> } | undefined;
 	const spanset = (entry: TraceEntry): Spanset => {
 		if (last?.entry !== entry) last = { entry, set: evaluate(entry) };
 		return last.set;
@@ -54,8 +54,11 @@ export function compileQuery(query: Query): CompiledQuery {
 		matchesEverything,
 		spanset,
 		spanMatches(entry, span) {
-			const index = entry.spans.indexOf(span);
-			return index >= 0 && spanset(entry)[index] === 1;
+			const set = spanset(entry);
+			// Callers ask span by span over one entry: index its spans once, not per call.
+			last!.index ??= new Map(entry.spans.map((s, i) => [s, i]));
+			const index = last!.index.get(span);
+			return index !== undefined && set[index] === 1;
 		},
 		match(entry, spss) {
 			const set = spanset(entry);

@@ -35,6 +35,8 @@ export interface PartialResult {
 	truncatedTraces: number;
 	/** Rows answered from the rollup column rather than the entry. */
 	rollupRows: number;
+	/** Some series were left out: more than the answer may hold. */
+	seriesLimited?: boolean;
 }
 
 export type Needs = { sum: boolean; min: boolean; max: boolean; buckets: boolean };
@@ -52,6 +54,7 @@ export class SeriesSet {
 	) {}
 
 	readonly #keys = new WeakMap<Label[], string>();
+	#count = 0;
 
 	/**
 	 * The series for a label set, created on first use; undefined once maxSeries is reached. Callers
@@ -62,7 +65,11 @@ export class SeriesSet {
 		if (key === undefined) this.#keys.set(labels, (key = seriesKey(labels)));
 		let series = this.result.series[key];
 		if (series) return series;
-		if (Object.keys(this.result.series).length >= this.maxSeries) return undefined;
+		if (this.#count >= this.maxSeries) {
+			this.result.seriesLimited = true;
+			return undefined;
+		}
+		this.#count++;
 		const n = this.frame.intervals;
 		series = { labels, count: new Array<number>(n).fill(0), exemplars: [] };
 		if (this.needs.sum) series.sum = new Array<number>(n).fill(0);
@@ -103,6 +110,7 @@ export class SeriesSet {
 /** Adds partial results (from several partitions) into one. */
 export function mergePartials(parts: readonly PartialResult[], maxSeries: number): PartialResult & { seriesLimited: boolean } {
 	const out: PartialResult & { seriesLimited: boolean } = { series: {}, inspectedTraces: 0, inspectedSpans: 0, rowsRead: 0, openTraces: 0, truncatedTraces: 0, rollupRows: 0, seriesLimited: false };
+	let count = 0;
 	for (const part of parts) {
 		out.inspectedTraces += part.inspectedTraces;
 		out.inspectedSpans += part.inspectedSpans;
@@ -110,13 +118,15 @@ export function mergePartials(parts: readonly PartialResult[], maxSeries: number
 		out.openTraces += part.openTraces;
 		out.truncatedTraces += part.truncatedTraces;
 		out.rollupRows += part.rollupRows;
+		if (part.seriesLimited) out.seriesLimited = true;
 		for (const [key, series] of Object.entries(part.series)) {
 			const known = out.series[key];
 			if (!known) {
-				if (Object.keys(out.series).length >= maxSeries) {
+				if (count >= maxSeries) {
 					out.seriesLimited = true;
 					continue;
 				}
+				count++;
 				out.series[key] = series;
 				continue;
 			}

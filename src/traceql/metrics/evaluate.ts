@@ -5,6 +5,8 @@ import type { TraceEntry } from "../../search/entry";
 import { compileQuery } from "../match";
 import { parseQuery } from "../parse";
 import type { PartialResult } from "./accumulate";
+import { topValues } from "./finish";
+import { seriesKey } from "./labels";
 import { metricsContext, newSeriesSet, observeEntry } from "./observe";
 import type { TimeFrame } from "./plan";
 import { observeRollup, rollupPlan } from "./rollup";
@@ -59,5 +61,12 @@ export function evaluatePartition(request: PartitionMetrics, read: RowReader, de
 		observeEntry(context, set, entry);
 	}
 	set.result.rowsRead = rowsRead();
+	if (query.metrics.compare) {
+		// Only the most frequent values can make the router's top N: send ten times as many per
+		// attribute (exact within one partition; across partitions a value outside every
+		// partition's list would be missed).
+		const kept = topValues(Object.values(set.result.series), Math.max(100, query.metrics.compare.topN * 10));
+		set.result.series = Object.fromEntries(kept.map((s) => [seriesKey(s.labels), s]));
+	}
 	return set.result;
 }

@@ -88,7 +88,7 @@ export function log2Quantile(p: number, counts: Record<number, number>, duration
 }
 
 /** compare(): per attribute and side, the topN values by total count, plus every `*_total` series. */
-function topValues(all: PartialSeries[], topN: number): PartialSeries[] {
+export function topValues(all: PartialSeries[], topN: number): PartialSeries[] {
 	const groups = new Map<string, PartialSeries[]>();
 	const out: PartialSeries[] = [];
 	for (const series of all) {

@@ -24,8 +24,17 @@ export interface MetricsContext {
 	labels: LabelCache;
 }
 
-/** Series a partial result may hold: beyond it the answer is marked partial. */
+/** Series an answer may hold: beyond it the answer is marked partial. */
 export const MAX_SERIES = 5_000;
+/**
+ * compare() counts every value of every attribute (ids included) before keeping the top N per
+ * attribute, so a partition may hold many more series while it counts; it prunes before answering.
+ */
+export const MAX_COMPARE_SERIES = 200_000;
+
+export function seriesCap(metrics: MetricsStage): number {
+	return metrics.fn === "compare" ? MAX_COMPARE_SERIES : MAX_SERIES;
+}
 
 export function needsOf(metrics: MetricsStage): Needs {
 	return {
@@ -44,7 +53,7 @@ export function metricsContext(query: Query, frame: TimeFrame, compiled: Compile
 }
 
 export function newSeriesSet(context: MetricsContext): SeriesSet {
-	return new SeriesSet(context.frame, needsOf(context.metrics), MAX_SERIES);
+	return new SeriesSet(context.frame, needsOf(context.metrics), seriesCap(context.metrics));
 }
 
 /** Whether the value is a duration (reported in seconds) for the function's field. */
