@@ -1,4 +1,4 @@
-// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--forward-cost] [--lifecycle] [--search [--search-runs 40]] [--metrics [--metrics-runs 20] [--metrics-traces 100000]] [--scale [--scale-seconds 10] [--ops-usd 0.357]] [--fan-out [--fan-out-traces 1000] [--fan-out-requests 6]]
+// Usage: npm run bench -- [--rounds 3] [--requests 120] [--clients 4] [--traces 64] [--json results.json] [--profile] [--cost] [--forward-cost] [--lifecycle] [--search [--search-runs 40]] [--metrics [--metrics-runs 20] [--metrics-traces 100000]] [--scale [--scale-seconds 10] [--ops-usd 0.348]] [--fan-out [--fan-out-traces 1000] [--fan-out-requests 6]]
 // Measures the assembler under `wrangler dev` against its floors, in one run on one machine:
 //  - the headline: ingest against the lifecycle floor, both finalizing as they go
 //    (scripts/bench/lifecycle-floor.ts: the design floor plus, per trace, one alarm, one R2 write of
@@ -249,8 +249,18 @@ async function measureCost() {
 async function lifecycleRound(assemblerUrl: string, floorUrl: string, encoding: Encoding, round: number): Promise<{ assembler: Run; floor: Run }> {
 	const assemblerLoad = buildLoad({ requests, tracesPerRequest });
 	const floorLoad = buildLoad({ requests, tracesPerRequest });
-	const assemblerRun = () => drive(assemblerUrl, assemblerLoad[encoding], encoding, 512);
-	const floorRun = () => drive(floorUrl, floorLoad[encoding], encoding, 512);
+	// Each run's last traces finalize after it ends: wait for that before the other run starts, or
+	// one system's finalizations would be timed in the other's run.
+	const assemblerRun = async () => {
+		const run = await drive(assemblerUrl, assemblerLoad[encoding], encoding, 512);
+		await settled(async () => (await usageOf(assemblerUrl)).r2ClassA);
+		return run;
+	};
+	const floorRun = async () => {
+		const run = await drive(floorUrl, floorLoad[encoding], encoding, 512);
+		await settled(() => floorIndexed(floorUrl));
+		return run;
+	};
 	if (round % 2 === 1) {
 		const assembler = await assemblerRun();
 		return { assembler, floor: await floorRun() };
@@ -274,6 +284,23 @@ function lifecycleTable(ratios: Partial<Record<Encoding, number[]>>, runs: Recor
 	return rows.join("\n");
 }
 
+/** Waits until `count` has not moved for two quiet periods (at most a minute). */
+async function settled(count: () => Promise<number>): Promise<void> {
+	const deadline = performance.now() + 60_000;
+	let last = await count();
+	let stableSince = performance.now();
+	while (performance.now() < deadline) {
+		await new Promise((r) => setTimeout(r, 250));
+		const now = await count();
+		if (now !== last) [last, stableSince] = [now, performance.now()];
+		else if (performance.now() - stableSince >= 2 * QUIET_MS) return;
+	}
+}
+
+async function usageOf(url: string): Promise<{ r2ClassA: number }> {
+	return (await (await fetch(`${url}/debug/usage`)).json()) as { r2ClassA: number };
+}
+
 async function floorIndexed(url: string): Promise<number> {
 	return ((await (await fetch(`${url}/floor/indexed`)).json()) as { indexed: number }).indexed;
 }
@@ -283,7 +310,8 @@ async function floorIndexed(url: string): Promise<number> {
 if (lifecycleOnly) {
 	log(`bench --lifecycle: ${rounds} rounds × ${requests} requests × 512 spans, ${clients} clients; assembler and lifecycle floor, ${QUIET_MS} ms quiet period ...`);
 	const [assembler, lifecycle] = await Promise.all([
-		startDevServer({ vars: { ALLOW_ANONYMOUS: "true", QUIET_PERIOD_MS: String(QUIET_MS), MAX_SPANS_PER_TRACE: "50000" } }),
+		// COUNT_USAGE tells when its finalizations have settled between runs (R2 writes stop).
+		startDevServer({ vars: { ALLOW_ANONYMOUS: "true", COUNT_USAGE: "true", QUIET_PERIOD_MS: String(QUIET_MS), MAX_SPANS_PER_TRACE: "50000" } }),
 		startDevServer({ configs: [join(ROOT, "scripts/bench/lifecycle-floor.toml")], vars: { QUIET_PERIOD_MS: String(QUIET_MS) } }),
 	]);
 	process.on("SIGINT", async () => {
@@ -328,7 +356,8 @@ const vars = { ALLOW_ANONYMOUS: "true", QUIET_PERIOD_MS: String(QUIET_MS), MAX_S
 // finalizes; `real` (1 s quiet period) takes the stitched + live runs, finalizing as it goes.
 const heldVars = { ...vars, QUIET_PERIOD_MS: "600000", MAX_TRACE_AGE_MS: "600000" };
 const [real, ingest, floor, designFloor, lifecycleFloor] = await Promise.all([
-	startDevServer({ vars }),
+	// COUNT_USAGE: the lifecycle headline waits for its finalizations to settle between runs.
+	startDevServer({ vars: { ...vars, COUNT_USAGE: "true" } }),
 	startDevServer({ vars: heldVars }),
 	startDevServer({ configs: [join(ROOT, "scripts/bench/wrangler.toml")] }),
 	startDevServer({ configs: [join(ROOT, "scripts/bench/design-floor.toml")] }),

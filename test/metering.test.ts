@@ -103,4 +103,17 @@ describe("usage counting", () => {
 		expect(second).toMatchObject({ rowsWritten: 1, objectCalls: 1, workerRequests: 1 });
 		expect(second.alarmsSet).toBeUndefined();
 	});
+
+	it("the search index's objects count their statements too (the directory's INSERT and SELECT were raw)", async () => {
+		enableUsageCounting({ COUNT_USAGE: "true" });
+		const directory = env.INDEX_DIRECTORY.getByName(`metering-${randomHex(4)}`);
+		const traceId = randomHex(16);
+		// The unindexed list: one INSERT of one row (plus its key's index), then a SELECT that reads it.
+		const write = await spent(() => directory.unindexed(traceId, Date.now()));
+		expect(write.rowsWritten).toBeGreaterThanOrEqual(1);
+		expect(write.objectCalls).toBe(1);
+		const read = await spent(async () => expect((await directory.unindexedIn(0, Date.now() + 1)).traceIds).toEqual([traceId]));
+		expect(read.rowsRead).toBeGreaterThanOrEqual(1);
+		expect(read.rowsWritten).toBeUndefined();
+	});
 });

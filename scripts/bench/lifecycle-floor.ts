@@ -88,8 +88,10 @@ export class LifecycleIndex extends DurableObject<FloorEnv> {
 	}
 
 	async count(): Promise<number> {
-		if (!this.#ready) return 0;
-		return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM entries").one().n;
+		// Asked of a fresh instance too (the object was evicted between runs): storage says, not #ready.
+		const sql = this.ctx.storage.sql;
+		if (sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'").toArray().length === 0) return 0;
+		return sql.exec<{ n: number }>("SELECT count(*) AS n FROM entries").one().n;
 	}
 }
 

@@ -29,7 +29,7 @@ const USD_PER_MILLION_DO_REQUESTS = 0.15;
 const WRITES_PER_TRACE = 2;
 const SPANS_PER_TRACE = 64;
 /** The whole operations bill per million standard spans, measured by `npm run bench -- --cost` (README "Cost"). */
-const OPERATIONS_USD_PER_MILLION = Number(option("ops-usd", "0.357"));
+const OPERATIONS_USD_PER_MILLION = Number(option("ops-usd", "0.348"));
 /** An object's documented soft limit and storage limit (README "Scale"). */
 const OBJECT_REQUESTS_PER_S = 1_000;
 const OBJECT_GB = 10;

@@ -10,21 +10,32 @@ export const ORIGINAL_TRACE_ID_ATTRIBUTE = "assembler.original_trace_id";
 export const ORIGINAL_TRACE_ID_KEY = new TextEncoder().encode(ORIGINAL_TRACE_ID_ATTRIBUTE);
 
 /** A span's ids, name, times and status (the fields read without attributes). */
-export type SpanFacts = SpanFields;
+export interface SpanFacts extends SpanFields {
+	name: string;
+}
+
+const utf8 = new TextDecoder();
+
+/** The original trace id found among the attributes of the span being read (one span at a time). */
+let originalFound: Uint8Array | undefined;
+/** Shared by every call: spanIdentity runs for every span the objects take in. */
+const IDENTITY_VISITOR = {
+	attribute(keyValue: Uint8Array): void {
+		originalFound = originalTraceId(keyValue) ?? originalFound;
+	},
+};
 
 /** 24 bytes: the span's original trace id and its span id. */
 export function spanIdentity(span: Uint8Array): Uint8Array {
-	let original: Uint8Array | undefined;
-	const { traceId, spanId } = readSpanFields(span, {
-		attribute(keyValue) {
-			original = originalTraceId(keyValue) ?? original;
-		},
-	});
-	return concatBytes([original ?? (traceId.length > 0 ? traceId : new Uint8Array(16)), spanId.length > 0 ? spanId : new Uint8Array(8)]);
+	originalFound = undefined;
+	const { traceId, spanId } = readSpanFields(span, IDENTITY_VISITOR);
+	return concatBytes([originalFound ?? (traceId.length > 0 ? traceId : new Uint8Array(16)), spanId.length > 0 ? spanId : new Uint8Array(8)]);
 }
 
 export function readSpanFacts(span: Uint8Array): SpanFacts {
-	return readSpanFields(span);
+	const facts = readSpanFields(span) as SpanFacts;
+	facts.name = utf8.decode(facts.nameBytes);
+	return facts;
 }
 
 /** The string value of attribute `key` among the KeyValues in field `field` of `message`. */

@@ -40,7 +40,8 @@ export interface SpanIds {
 
 /** A Span's top-level fields, as `readSpanFields` finds them (OTLP trace.proto, message Span). */
 export interface SpanFields extends SpanIds {
-	name: string;
+	/** The name's UTF-8 bytes: decoded only by readers that need it (span-facts.ts), not on the hot path. */
+	nameBytes: Uint8Array;
 	startTimeUnixNano: bigint;
 	endTimeUnixNano: bigint;
 	/** 0 unset, 1 ok, 2 error. */
@@ -60,7 +61,7 @@ export interface SpanFieldVisitor {
  * `visit` as they are met, without collecting them, since the objects read every span they store.
  */
 export function readSpanFields(span: Uint8Array, visit?: SpanFieldVisitor): SpanFields {
-	const fields: SpanFields = { traceId: EMPTY, spanId: EMPTY, parentSpanId: EMPTY, name: "", startTimeUnixNano: 0n, endTimeUnixNano: 0n, statusCode: 0 };
+	const fields: SpanFields = { traceId: EMPTY, spanId: EMPTY, parentSpanId: EMPTY, nameBytes: EMPTY, startTimeUnixNano: 0n, endTimeUnixNano: 0n, statusCode: 0 };
 	const reader = new BinaryReader(span);
 	while (reader.pos < reader.len) {
 		const [field, wireType] = reader.tag();
@@ -68,7 +69,7 @@ export function readSpanFields(span: Uint8Array, visit?: SpanFieldVisitor): Span
 			if (field === 1) fields.traceId = reader.bytes();
 			else if (field === 2) fields.spanId = reader.bytes();
 			else if (field === 4) fields.parentSpanId = reader.bytes();
-			else if (field === 5) fields.name = reader.string();
+			else if (field === 5) fields.nameBytes = reader.bytes();
 			else if (field === 9 && visit?.attribute) visit.attribute(reader.bytes());
 			else if (field === 13 && visit?.link) visit.link(reader.bytes());
 			else if (field === 15) fields.statusCode = statusCode(reader.bytes());

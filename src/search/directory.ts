@@ -9,7 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { loadConfig } from "../config";
 import type { Env } from "../env";
-import { countUsage, enableUsageCounting } from "../metering/usage";
+import { countUsage, enableUsageCounting, execCounted, selectCounted } from "../metering/usage";
 import { MAX_SHARDS, partitionName, shardsOf, splitDelayMs, windowStartOf, type IndexWindow, type ShardStep } from "./partitions";
 import type { PartitionStats } from "./partition";
 
@@ -33,8 +33,8 @@ export class IndexDirectory extends DurableObject<Env> {
 		super(ctx, env);
 		enableUsageCounting(env);
 		this.#sql = ctx.storage.sql;
-		for (const statement of SCHEMA) this.#sql.exec(statement);
-		for (const row of this.#sql.exec<{ start_ms: number; end_ms: number; steps: string }>("SELECT start_ms, end_ms, steps FROM windows")) {
+		for (const statement of SCHEMA) execCounted(this.#sql, statement);
+		for (const row of selectCounted<{ start_ms: number; end_ms: number; steps: string }>(this.#sql, "SELECT start_ms, end_ms, steps FROM windows")) {
 			this.#windows.set(row.start_ms, { startMs: row.start_ms, endMs: row.end_ms, steps: JSON.parse(row.steps) as ShardStep[] });
 		}
 	}
@@ -82,14 +82,14 @@ export class IndexDirectory extends DurableObject<Env> {
 	/** A trace whose index write was given up (INDEX_RETRY_MS): counted once, listed by the status endpoint. */
 	async unindexed(traceId: string, atMs: number): Promise<void> {
 		countUsage("objectCalls");
-		this.#sql.exec("INSERT INTO unindexed (trace_id, at_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING", traceId, atMs);
+		execCounted(this.#sql, "INSERT INTO unindexed (trace_id, at_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING", traceId, atMs);
 	}
 
 	/** Unindexed traces given up between `fromMs` and `toMs`: the count and the newest ids. */
 	async unindexedIn(fromMs: number, toMs: number): Promise<{ count: number; traceIds: string[] }> {
 		countUsage("objectCalls");
-		const count = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM unindexed WHERE at_ms BETWEEN ? AND ?", fromMs, toMs).one().n;
-		const traceIds = this.#sql.exec<{ trace_id: string }>("SELECT trace_id FROM unindexed WHERE at_ms BETWEEN ? AND ? ORDER BY at_ms DESC LIMIT ?", fromMs, toMs, UNINDEXED_LISTED).toArray().map((r) => r.trace_id);
+		const count = selectCounted<{ n: number }>(this.#sql, "SELECT count(*) AS n FROM unindexed WHERE at_ms BETWEEN ? AND ?", fromMs, toMs)[0]!.n;
+		const traceIds = selectCounted<{ trace_id: string }>(this.#sql, "SELECT trace_id FROM unindexed WHERE at_ms BETWEEN ? AND ? ORDER BY at_ms DESC LIMIT ?", fromMs, toMs, UNINDEXED_LISTED).map((r) => r.trace_id);
 		return { count, traceIds };
 	}
 
@@ -131,14 +131,14 @@ export class IndexDirectory extends DurableObject<Env> {
 	}
 
 	#save(window: IndexWindow): void {
-		this.#sql.exec("INSERT INTO windows (start_ms, end_ms, steps) VALUES (?, ?, ?) ON CONFLICT (start_ms) DO UPDATE SET steps = excluded.steps", window.startMs, window.endMs, JSON.stringify(window.steps));
+		execCounted(this.#sql, "INSERT INTO windows (start_ms, end_ms, steps) VALUES (?, ?, ?) ON CONFLICT (start_ms) DO UPDATE SET steps = excluded.steps", window.startMs, window.endMs, JSON.stringify(window.steps));
 		this.#windows.set(window.startMs, window);
 	}
 
 	/** Windows and unindexed records past retention: their partitions delete themselves (partition.ts). */
 	#forgetExpired(beforeMs: number): void {
 		for (const [start, window] of this.#windows) if (window.endMs < beforeMs) this.#windows.delete(start);
-		this.#sql.exec("DELETE FROM windows WHERE end_ms < ?", beforeMs);
-		this.#sql.exec("DELETE FROM unindexed WHERE at_ms < ?", beforeMs);
+		execCounted(this.#sql, "DELETE FROM windows WHERE end_ms < ?", beforeMs);
+		execCounted(this.#sql, "DELETE FROM unindexed WHERE at_ms < ?", beforeMs);
 	}
 }

@@ -10,7 +10,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { loadConfig } from "../config";
-import { countUsage, enableUsageCounting, execCounted, setAlarmCounted } from "../metering/usage";
+import { countUsage, enableUsageCounting, execCounted, selectCounted, setAlarmCounted } from "../metering/usage";
 import { directoryOf } from "./shard-cache";
 import { shardsOf, type IndexWindow } from "./partitions";
 import type { ValueType } from "./entry";
@@ -171,15 +171,15 @@ export class SearchPartition extends DurableObject<Env> {
 		super(ctx, env);
 		enableUsageCounting(env);
 		this.#sql = ctx.storage.sql;
-		this.#hasTable = this.#sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'traces'").toArray().length > 0;
+		this.#hasTable = selectCounted(this.#sql, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'traces'").length > 0;
 		if (this.#hasTable) {
-			for (const row of this.#sql.exec<{ key: string; value: string }>("SELECT key, value FROM meta")) {
+			for (const row of selectCounted<{ key: string; value: string }>(this.#sql, "SELECT key, value FROM meta")) {
 				if (row.key === "place") this.#place = JSON.parse(row.value) as PartitionPlace;
 				if (row.key === "load") this.#load = JSON.parse(row.value) as SavedLoad;
 			}
 		}
 		// Tables created before the metrics rollups lack their columns: added once (rows keep NULL and are answered from the entry).
-		if (this.#hasTable && !this.#sql.exec("SELECT 1 FROM pragma_table_info('traces') WHERE name = 'roll_roots'").toArray().length) {
+		if (this.#hasTable && !selectCounted(this.#sql, "SELECT 1 FROM pragma_table_info('traces') WHERE name = 'roll_roots'").length) {
 			execCounted(this.#sql, "ALTER TABLE traces ADD COLUMN roll_roots TEXT");
 			execCounted(this.#sql, "ALTER TABLE traces ADD COLUMN roll_spans TEXT");
 		}
@@ -288,8 +288,8 @@ export class SearchPartition extends DurableObject<Env> {
 			return;
 		}
 		// DROP TABLE writes no row (DELETE would count every one); deleteAll() then frees the rest.
-		this.#sql.exec("DROP TABLE IF EXISTS traces");
-		this.#sql.exec("DROP TABLE IF EXISTS meta");
+		execCounted(this.#sql, "DROP TABLE IF EXISTS traces");
+		execCounted(this.#sql, "DROP TABLE IF EXISTS meta");
 		countUsage("deleteAlls");
 		await this.ctx.storage.deleteAll();
 		this.#hasTable = false;
@@ -448,7 +448,7 @@ export class SearchPartition extends DurableObject<Env> {
 	async stats(): Promise<PartitionStats> {
 		countUsage("objectCalls");
 		if (!this.#hasTable) return { rowsWritten: 0, rows: 0, writes: 0, bytes: 0, peakWritesPerS: 0 };
-		const rows = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM traces").one().n;
+		const rows = selectCounted<{ n: number }>(this.#sql, "SELECT count(*) AS n FROM traces")[0]!.n;
 		return { rowsWritten: this.#rowsWritten, rows, writes: this.#load.writes, bytes: this.ctx.storage.sql.databaseSize, peakWritesPerS: this.#load.peakWritesPerS };
 	}
 
@@ -468,7 +468,7 @@ export class SearchPartition extends DurableObject<Env> {
 	#tagCatalog(): TagCatalog {
 		if (!this.#catalog) {
 			const catalog = new TagCatalog();
-			if (this.#hasTable) for (const row of this.#sql.exec<{ entry: ArrayBuffer }>("SELECT entry FROM traces WHERE state < 2")) catalog.addEntry(decodeEntry(row.entry));
+			if (this.#hasTable) for (const row of selectCounted<{ entry: ArrayBuffer }>(this.#sql, "SELECT entry FROM traces WHERE state < 2")) catalog.addEntry(decodeEntry(row.entry));
 			this.#catalog = catalog;
 		}
 		return this.#catalog;
@@ -478,7 +478,7 @@ export class SearchPartition extends DurableObject<Env> {
 	#statusMessages(): PartitionTagValue[] {
 		const seen = new Set<string>();
 		if (!this.#hasTable) return [];
-		for (const row of this.#sql.exec<{ entry: ArrayBuffer }>("SELECT entry FROM traces WHERE state < 2 AND error = 1 LIMIT 1000")) {
+		for (const row of selectCounted<{ entry: ArrayBuffer }>(this.#sql, "SELECT entry FROM traces WHERE state < 2 AND error = 1 LIMIT 1000")) {
 			const entry = decodeEntry(row.entry);
 			for (const span of entry.spans) if (span[8]) seen.add(span[8]);
 			if (seen.size >= CATALOG_MAX_VALUES) break;
