@@ -1,7 +1,8 @@
 // Where a trace's sampling decision lives, so that late spans, reopened traces, alarm retries,
-// evictions and restarts all find it: in the trace object's state row (with the seq of the last
-// part it covered), and in the R2 object's custom metadata, which outlives the object's storage
-// (RETENTION_MS). Both are written by writes the finalization makes anyway: no row of its own.
+// evictions and restarts all find it: in the R2 object's custom metadata, written by the
+// finalization's own R2 write and outliving the object's storage (RETENTION_MS); and in the trace
+// object's state row (with the seq of the last part it covered) only when there is no R2 write to
+// carry it (a dropped trace under STORE_TRACES=sampled) or the write failed after the send.
 import type { Decision } from "./rules";
 
 /** What the trace object's state row (PartStore's TraceState) holds for forwarding. */

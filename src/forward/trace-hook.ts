@@ -5,10 +5,13 @@
 //      not judged before (seq above the recorded `upTo`) and not already in R2's copy;
 //   3. for a kept trace, those spans on the queue — before the R2 write, so that a failed send is
 //      retried with the whole finalization and nothing was recorded yet;
-//   4. the decision and `upTo` go into the same state row and R2 metadata the write makes anyway.
-// When the R2 write fails after the send, `writeFailed` records the send so the retry does not
-// repeat it. The one window for a duplicate from this side: a crash after `send` resolved and
-// before the state row commits (the alarm re-runs the finalization and sends again).
+//   4. the decision goes into the R2 metadata the write makes anyway, whose written mark also
+//      bounds what was judged; only a trace not written to R2 (dropped under STORE_TRACES=sampled)
+//      keeps the decision and `upTo` in its state row.
+// When the R2 write fails after the send, `writeFailed` records the send in the state row so the
+// retry does not repeat it. The one window for a duplicate from this side: a crash after `send`
+// resolved and before the R2 write (or that state row) lands: the alarm re-runs the finalization
+// and sends again.
 import type { Config } from "../config";
 import type { Env } from "../env";
 import { spanIdentity } from "../otlp/span-facts";
@@ -48,8 +51,10 @@ export class TraceForwarding {
 	readonly #ctx: DurableObjectState;
 	readonly #config: Config;
 	readonly #store: ForwardStateStore;
-	/** Set between a successful send and the state write that records it. */
+	/** Set between a successful send and the write that records it. */
 	#sent: ForwardState | undefined;
+	/** The decision last made or recalled here (a cache: storage or R2 metadata holds it). */
+	#decision: Decision | undefined;
 
 	constructor(env: Env, ctx: DurableObjectState, config: Config, store: ForwardStateStore) {
 		this.#env = env;
@@ -60,7 +65,7 @@ export class TraceForwarding {
 
 	/** The decision this object knows (for the read API and the viewer). */
 	get decision(): Decision | undefined {
-		return this.#store.state.forward?.decision;
+		return this.#store.state.forward?.decision ?? this.#decision;
 	}
 
 	/**
@@ -92,8 +97,13 @@ export class TraceForwarding {
 		}
 		const state: ForwardState = { forward: { decision, upTo } };
 		this.#sent = state;
+		this.#decision = decision;
 		if (fresh) this.#ctx.waitUntil(addCounters(this.#env, address.tenant, address.traceId, { [ruleCounter(decision.rule, decision.kept)]: 1 }));
-		return { metadata: decisionMetadata(decision), store: decision.kept || config.storeTraces === "all", state, decision };
+		const store = decision.kept || config.storeTraces === "all";
+		// Written to R2, the decision rides in its metadata and R2's written mark bounds what was
+		// judged (a restart recalls both from there): no state row. Not written (a dropped trace under
+		// STORE_TRACES=sampled), only the state row can keep it.
+		return { metadata: decisionMetadata(decision), store, state: store ? {} : state, decision };
 	}
 
 	/** The R2 write after `beforeWrite` failed: record what was judged and sent, so the retry does not send it again. */
@@ -102,7 +112,7 @@ export class TraceForwarding {
 		this.#sent = undefined;
 	}
 
-	/** The finalization's state row, carrying `plan.state`, is written. */
+	/** The finalization's write (R2 and, when needed, the state row with `plan.state`) is recorded. */
 	written(): void {
 		this.#sent = undefined;
 	}
