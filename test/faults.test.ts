@@ -1,23 +1,15 @@
 // Faults injected into the real objects: a trace's object failing inside a multi-trace request,
 // the object being reset in the middle of finalization and of a merge, R2 failing under a merge.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import { TracesDataSchema } from "../src/gen/opentelemetry/proto/trace/v1/trace_pb";
 import { TraceAssembler } from "../src/assembler/trace-object";
 import { objectFailure } from "../src/http/respond";
-import { finalizeNow, jsonRequest, postTraces, protobufRequest, randomHex, readTrace, r2KeyOf, spanIds, stubFor } from "./helpers";
+import { finalizeNow, jsonRequest, postTraces, protobufRequest, randomHex, readTrace, r2KeyOf, spanIds, stubFor, methodPatches } from "./helpers";
 
-const restore: (() => void)[] = [];
-afterEach(() => restore.splice(0).forEach((undo) => undo()));
-
-/** Replaces a method on a prototype until the test ends. */
-function patch<T extends object, K extends keyof T>(target: T, key: K, replacement: (original: T[K]) => T[K]): void {
-	const original = target[key];
-	target[key] = replacement(original);
-	restore.push(() => (target[key] = original));
-}
+const { patch, restore } = methodPatches();
 
 async function storedIds(traceId: string): Promise<string[]> {
 	const object = await env.TRACES.get(r2KeyOf(traceId));
@@ -97,7 +89,7 @@ describe("faults", () => {
 		await abortAllDurableObjects();
 		release();
 		await alarm;
-		restore.splice(0).forEach((undo) => undo());
+		restore();
 		// The write may or may not have landed; the spans are still pending in storage either way.
 		const late = randomHex(8);
 		await postTraces(jsonRequest([{ traceId, spanId: late }, { traceId, spanId: ids[0]! }]));

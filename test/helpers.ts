@@ -2,6 +2,7 @@
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { env, exports } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { afterEach } from "vitest";
 import { spanIdentity } from "../src/otlp/span-facts";
 import { forEachSpan, toHex } from "../src/otlp/wire";
 import { ExportTraceServiceRequestSchema } from "../src/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb";
@@ -205,4 +206,23 @@ export async function storedSpanIdentities(traceId: string, tenant = ""): Promis
 		}
 		return identities;
 	});
+}
+
+/** Replaces `target[key]` with `replacement(original)` until the running test ends. */
+export type Patch = <T extends object, K extends keyof T>(target: T, key: K, replacement: (original: T[K]) => T[K]) => void;
+
+/**
+ * Method patches for fault injection (usually on a Durable Object class's prototype), undone after
+ * every test; `restore()` undoes them early. Call once at a test file's top level.
+ */
+export function methodPatches(): { patch: Patch; restore: () => void } {
+	const undo: (() => void)[] = [];
+	const restore = () => undo.splice(0).reverse().forEach((step) => step());
+	afterEach(restore);
+	const patch: Patch = (target, key, replacement) => {
+		const original = target[key];
+		target[key] = replacement(original);
+		undo.push(() => (target[key] = original));
+	};
+	return { patch, restore };
 }

@@ -3,27 +3,19 @@
 // (vitest.config.ts, project "index-expiry"): expired windows leave the status and the searches and
 // their objects delete themselves; a request over an expired range wakes no object; an index write
 // that keeps failing ends with the trace unindexed, still readable by id, its object's storage freed.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { SearchPartition } from "../src/search/partition";
 import { IndexDirectory } from "../src/search/directory";
 import { partitionName } from "../src/search/partitions";
-import { BASE, finalizeNow, getTrace, postTraces, protobufRequest, randomHex, stubFor, type SpanSpec } from "./helpers";
+import { BASE, finalizeNow, getTrace, postTraces, protobufRequest, randomHex, stubFor, type SpanSpec, methodPatches } from "./helpers";
 
 const MS = 1_000_000n;
 const ACME = { authorization: "Bearer acme-token" };
 const RETENTION_MS = 3_000;
 
-const restore: (() => void)[] = [];
-afterEach(() => restore.splice(0).forEach((undo) => undo()));
-
-/** Replaces a method on a prototype until the test ends. */
-function patch<T extends object, K extends keyof T>(target: T, key: K, replacement: (original: T[K]) => T[K]): void {
-	const original = target[key];
-	target[key] = replacement(original);
-	restore.push(() => (target[key] = original));
-}
+const { patch } = methodPatches();
 
 async function get<T>(path: string, params: Record<string, string>): Promise<{ status: number; body: T }> {
 	const url = new URL(`${BASE}${path}`);

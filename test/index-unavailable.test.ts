@@ -1,20 +1,13 @@
 // A search, tag or tag-values request (and the index status) that cannot reach a partition or the
 // tenant's directory answers 503 with Retry-After, never 500 and never a partial answer (issue 17).
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { exports } from "cloudflare:workers";
 import { SearchPartition } from "../src/search/partition";
 import { IndexDirectory } from "../src/search/directory";
-import { BASE, postTraces, protobufRequest, randomHex } from "./helpers";
+import { BASE, postTraces, protobufRequest, randomHex, methodPatches } from "./helpers";
 
 const MS = 1_000_000n;
-const restore: (() => void)[] = [];
-afterEach(() => restore.splice(0).forEach((undo) => undo()));
-
-function patch<T extends object, K extends keyof T>(target: T, key: K, replacement: (original: T[K]) => T[K]): void {
-	const original = target[key];
-	target[key] = replacement(original);
-	restore.push(() => (target[key] = original));
-}
+const { patch } = methodPatches();
 
 const failing = () => async () => {
 	throw new Error("injected: partition unavailable");

@@ -8,22 +8,12 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import worker from "../../src/index";
 import type { Env } from "../../src/env";
 import { TracesDataSchema } from "../../src/gen/opentelemetry/proto/trace/v1/trace_pb";
-import { buildEntry } from "../../src/search/entry";
-import { loadConfig } from "../../src/config";
-import { partitionOf, windowForWrite } from "../../src/search/shard-cache";
-import { EntryState, rowOf, sortKeyOf, type IndexRow } from "../../src/search/row";
+import { hex, mix, range, seedIndex } from "./seed-index";
 
 export { TraceAssembler, SearchPartition, IndexDirectory } from "../../src/index";
 
 const SPANS = 64;
 const SERVICES = 8;
-const hex = (n: bigint, digits: number) => n.toString(16).padStart(digits, "0");
-function mix(i: bigint): bigint {
-	let z = (i + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
-	z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
-	z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
-	return z ^ (z >> 31n);
-}
 const bytesOf = (h: string) => Uint8Array.from(h.match(/../g)!, (b) => parseInt(b, 16));
 const str = (key: string, value: string) => ({ key, value: { value: { case: "stringValue" as const, value } } });
 
@@ -74,22 +64,7 @@ export default {
 			const count = Number(url.searchParams.get("count"));
 			const total = Number(url.searchParams.get("total"));
 			const endMs = Number(url.searchParams.get("endMs"));
-			const byPartition = new Map<string, IndexRow[]>();
-			const now = Date.now();
-			const width = loadConfig(env).searchPartitionMs;
-			for (let i = from; i < from + count; i++) {
-				const trace = trace64(i, total, endMs);
-				const name = await partitionOf(env, "", trace.traceId, trace.startMs, width);
-				let rows = byPartition.get(name);
-				if (!rows) byPartition.set(name, (rows = []));
-				rows.push(rowOf(buildEntry(trace.traceId, trace.bytes), EntryState.Final, now, sortKeyOf(BigInt(trace.startMs) * 1_000_000n)));
-			}
-			let written = 0;
-			for (const [name, rows] of byPartition) {
-				const [, , start, shard] = name.split("/");
-				const window = await windowForWrite(env, "", Number(start), width);
-				written += (await env.SEARCH_PARTITION.getByName(name).put(rows, { tenant: "", window, shard: Number(shard) })).rowsWritten;
-			}
+			const written = await seedIndex(env, "", range(from, count, (i) => trace64(i, total, endMs)));
 			return Response.json({ written });
 		}
 		return worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, env, ctx);

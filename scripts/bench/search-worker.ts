@@ -9,21 +9,13 @@ import worker from "../../src/index";
 import type { Env } from "../../src/env";
 import { TracesDataSchema } from "../../src/gen/opentelemetry/proto/trace/v1/trace_pb";
 import { buildEntry } from "../../src/search/entry";
-import { loadConfig } from "../../src/config";
+import { hex, mix, range, seedIndex } from "./seed-index";
 import { partitionName, shardsOf } from "../../src/search/partitions";
-import { partitionOf, windowForWrite, windowsForRead } from "../../src/search/shard-cache";
-import { EntryState, rowOf, sortKeyOf, type IndexRow } from "../../src/search/row";
+import { windowsForRead } from "../../src/search/shard-cache";
+import { EntryState, rowOf, sortKeyOf } from "../../src/search/row";
 
 export { TraceAssembler, SearchPartition, IndexDirectory } from "../../src/index";
 
-const hex = (n: bigint, digits: number) => n.toString(16).padStart(digits, "0");
-/** A well-mixed 64-bit value of i (splitmix64), so ids look random and are reproducible. */
-function mix(i: bigint): bigint {
-	let z = (i + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
-	z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
-	z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
-	return z ^ (z >> 31n);
-}
 
 type Attribute = { key: string; value: { value: { case: "stringValue"; value: string } | { case: "intValue"; value: bigint } } };
 const str = (key: string, value: string): Attribute => ({ key, value: { value: { case: "stringValue", value } } });
@@ -86,22 +78,7 @@ export default {
 			const total = Number(url.searchParams.get("total"));
 			const endMs = Number(url.searchParams.get("endMs"));
 			const tenant = url.searchParams.get("tenant") ?? "";
-			const byPartition = new Map<string, IndexRow[]>();
-			const now = Date.now();
-			const width = loadConfig(env).searchPartitionMs;
-			for (let i = from; i < from + count; i++) {
-				const trace = benchTrace(i, total, endMs);
-				const name = await partitionOf(env, tenant, trace.traceId, trace.startMs, width);
-				let rows = byPartition.get(name);
-				if (!rows) byPartition.set(name, (rows = []));
-				rows.push(rowOf(buildEntry(trace.traceId, trace.bytes), EntryState.Final, now, sortKeyOf(BigInt(trace.startMs) * 1_000_000n)));
-			}
-			let written = 0;
-			for (const [name, rows] of byPartition) {
-				const [, , start, shard] = name.split("/");
-				const window = await windowForWrite(env, tenant, Number(start), width);
-				written += (await env.SEARCH_PARTITION.getByName(name).put(rows, { tenant, window, shard: Number(shard) })).rowsWritten;
-			}
+			const written = await seedIndex(env, tenant, range(from, count, (i) => benchTrace(i, total, endMs)));
 			return Response.json({ written });
 		}
 		if (url.pathname === "/bench/partition-load" && request.method === "POST") {
