@@ -16,12 +16,17 @@ export class ApiError extends Error {
 	}
 }
 
-/** The server answered this page without a 401 before. */
-let answeredWithoutAuthError = false;
+/**
+ * A request sent without a token was answered without a 401: the server lets anonymous callers
+ * read. Only token-less answers count: an answer to a request that still carried a token, landing
+ * after "Forget token", says nothing about the server accepting us without one (it used to, and
+ * the page then opened a token-less WebSocket that the browser logged as refused).
+ */
+let anonymousAccepted = false;
 
 /** A token is stored, or the server has not asked for one: a WebSocket need not wait for a first answer. */
 export function authLikelyAccepted(): boolean {
-	return storedToken() !== undefined || answeredWithoutAuthError;
+	return storedToken() !== undefined || anonymousAccepted;
 }
 
 export async function apiFetch(path: string, init: RequestInit = {}): Promise<Response> {
@@ -29,7 +34,7 @@ export async function apiFetch(path: string, init: RequestInit = {}): Promise<Re
 	const token = storedToken();
 	if (token) headers.set("authorization", `Bearer ${token}`);
 	const response = await fetch(path, { ...init, headers });
-	answeredWithoutAuthError = response.status !== 401;
+	if (!token) anonymousAccepted = response.status !== 401;
 	if (response.status === 401) {
 		const message = await errorMessage(response);
 		setState((s) => ({ auth: { ...s.auth, needed: true, message: token ? message : undefined, hasToken: token !== undefined } }));
@@ -61,7 +66,6 @@ export function saveToken(token: string): void {
 
 export function dropToken(): void {
 	forgetToken();
-	answeredWithoutAuthError = false;
 	setState((s) => ({ auth: { ...s.auth, hasToken: false, epoch: s.auth.epoch + 1 } }));
 }
 
