@@ -3,6 +3,7 @@
 // (config.ts calls loadForwardConfig), so a typo is a readable 500 naming the variable, never a
 // silently dropped trace. Header values come from secrets, never from [vars].
 import { ConfigError, TENANT_NAME } from "../config";
+import { parseObjectList, refuseUnknownKeys } from "./object-list";
 import { parseSamplingRules, type SamplingRule } from "./rules";
 
 export interface Destination {
@@ -60,21 +61,10 @@ export function loadForwardConfig(env: ForwardEnv): ForwardConfig {
 }
 
 function parseDestinations(raw: string | undefined, secrets: Record<string, unknown>): Destination[] {
-	if (raw === undefined || raw.trim() === "") return [];
-	let parsed: unknown;
-	try {
-		parsed = JSON.parse(raw);
-	} catch (e) {
-		throw new ConfigError(`FORWARD_DESTINATIONS is not JSON: ${e instanceof Error ? e.message : String(e)}`);
-	}
-	if (!Array.isArray(parsed)) throw new ConfigError("FORWARD_DESTINATIONS must be a JSON array of destinations");
-	if (parsed.length > MAX_DESTINATIONS) throw new ConfigError(`FORWARD_DESTINATIONS: at most ${MAX_DESTINATIONS} destinations`);
 	const names = new Set<string>();
-	return parsed.map((item: unknown, i) => {
-		const where = `FORWARD_DESTINATIONS[${i}]`;
-		if (typeof item !== "object" || item === null || Array.isArray(item)) throw new ConfigError(`${where} must be an object`);
-		const d = item as Record<string, unknown>;
-		for (const key of Object.keys(d)) if (!DESTINATION_KEYS.has(key)) throw new ConfigError(`${where}: unknown key ${JSON.stringify(key)} (expected ${[...DESTINATION_KEYS].join(", ")})`);
+	return parseObjectList("FORWARD_DESTINATIONS", raw, "destination", MAX_DESTINATIONS).map((listed) => {
+		refuseUnknownKeys(listed, DESTINATION_KEYS);
+		const { where, fields: d } = listed;
 		if (typeof d.name !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(d.name)) throw new ConfigError(`${where}.name must be 1-64 letters, digits, '.', '_' or '-'`);
 		if (names.has(d.name)) throw new ConfigError(`${where}.name ${JSON.stringify(d.name)} is used twice`);
 		names.add(d.name);

@@ -7,6 +7,7 @@ import type { TraceEntry } from "../search/entry";
 import { compileQuery, type CompiledQuery } from "../traceql/match";
 import { parseTraceQL } from "../traceql/parse";
 import { keepsOneIn } from "./deterministic";
+import { parseObjectList, refuseUnknownKeys } from "./object-list";
 
 export interface SamplingRule {
 	name: string;
@@ -32,22 +33,11 @@ const MAX_RULES = 64;
 const RULE_KEYS = new Set(["name", "when", "sampleRate", "drop"]);
 
 export function parseSamplingRules(raw: string | undefined): SamplingRule[] {
-	if (raw === undefined || raw.trim() === "") return [];
-	let parsed: unknown;
-	try {
-		parsed = JSON.parse(raw);
-	} catch (e) {
-		throw new ConfigError(`SAMPLING_RULES is not JSON: ${e instanceof Error ? e.message : String(e)}`);
-	}
-	if (!Array.isArray(parsed)) throw new ConfigError("SAMPLING_RULES must be a JSON array of rules");
-	if (parsed.length > MAX_RULES) throw new ConfigError(`SAMPLING_RULES: at most ${MAX_RULES} rules`);
 	const names = new Set<string>();
-	return parsed.map((item: unknown, i) => {
-		const where = `SAMPLING_RULES[${i}]`;
-		if (typeof item !== "object" || item === null || Array.isArray(item)) throw new ConfigError(`${where} must be an object`);
-		const r = item as Record<string, unknown>;
+	return parseObjectList("SAMPLING_RULES", raw, "rule", MAX_RULES).map((listed) => {
+		const { where, fields: r } = listed;
 		if ("targetPerSecond" in r) throw new ConfigError(`${where}: targetPerSecond is not supported; use a fixed sampleRate (README, "Forward to your backend")`);
-		for (const key of Object.keys(r)) if (!RULE_KEYS.has(key)) throw new ConfigError(`${where}: unknown key ${JSON.stringify(key)} (expected ${[...RULE_KEYS].join(", ")})`);
+		refuseUnknownKeys(listed, RULE_KEYS);
 		if (typeof r.name !== "string" || !/^[A-Za-z0-9._:-]{1,64}$/.test(r.name)) throw new ConfigError(`${where}.name must be 1-64 letters, digits, '.', '_', ':' or '-'`);
 		if (names.has(r.name)) throw new ConfigError(`${where}.name ${JSON.stringify(r.name)} is used twice`);
 		names.add(r.name);
