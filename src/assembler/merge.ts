@@ -6,8 +6,7 @@ import { mergedFrame, redirectFrame } from "../live/messages";
 import { spanIdentity } from "../otlp/span-facts";
 import { equalBytes, forEachSpan, fromHex, TracesDataWriter } from "../otlp/wire";
 import { detectStitch, type StitchCandidate, type StitchOptions } from "../stitch/detect";
-import { readSpanFacts } from "../otlp/span-facts";
-import { concatBytes, toHex } from "../otlp/wire";
+import { concatBytes, readSpanFields, toHex } from "../otlp/wire";
 import { MAX_MERGE_HOPS } from "./types";
 import { moveSpan } from "../stitch/rewrite";
 import { objectName, traceKey, type TraceAddress } from "../trace-address";
@@ -134,7 +133,7 @@ export class MergeOutbox {
 	/** Why `candidate` may not re-parent this trace, given the spans `bodies` it held before the claim. */
 	#rootConflict(address: TraceAddress, candidate: { parentTraceId: string; claimedBy?: string }, bodies: Iterable<Uint8Array>): string | undefined {
 		for (const body of bodies) {
-			const facts = readSpanFacts(body);
+			const facts = readSpanFields(body); // ids only: names, times and status are not needed here
 			if (facts.parentSpanId.length > 0 || toHex(facts.traceId) !== address.traceId) continue;
 			const rootId = toHex(facts.spanId);
 			if (rootId === candidate.claimedBy) continue;

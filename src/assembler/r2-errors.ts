@@ -19,7 +19,7 @@ const PERMANENT_CODES: ReadonlyMap<number, string> = new Map([
 ]);
 
 /** The R2 error code at the end of an R2 binding error's message, if there is one. */
-export function r2ErrorCode(error: unknown): number | undefined {
+function r2ErrorCode(error: unknown): number | undefined {
 	const message = error instanceof Error ? error.message : typeof error === "string" ? error : "";
 	const match = /\((\d{5})\)\s*$/.exec(message);
 	return match ? Number(match[1]) : undefined;

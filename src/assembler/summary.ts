@@ -35,7 +35,7 @@ export function summarizeTrace(encoded: Uint8Array, ownTraceId?: string): TraceS
 		const facts = readSpanFacts(span);
 		summary.spanCount++;
 		if (ownTraceId !== undefined) {
-			const origin = toHex(spanIdentity(span).subarray(0, 16));
+			const origin = originTraceIdOf(span);
 			if (origin !== ownTraceId) mergedFrom.add(origin);
 		}
 		if (facts.statusCode === 2) summary.hasError = true;
@@ -56,10 +56,15 @@ export function summarizeTrace(encoded: Uint8Array, ownTraceId?: string): TraceS
 export function countMergedTraces(encoded: Uint8Array, ownTraceId: string): number {
 	const origins = new Set<string>();
 	forEachSpan(encoded, (_resource, _scope, span) => {
-		const origin = toHex(spanIdentity(span).subarray(0, 16));
+		const origin = originTraceIdOf(span);
 		if (origin !== ownTraceId) origins.add(origin);
 	});
 	return origins.size;
+}
+
+/** The trace id a span was first sent under (its identity's first 16 bytes), hex. */
+function originTraceIdOf(span: Uint8Array): string {
+	return toHex(spanIdentity(span).subarray(0, 16));
 }
 
 /**

@@ -15,8 +15,6 @@ export interface StitchCandidate {
 	rule: StitchRule;
 	/** The span (16 hex) whose recorded context made the claim; absent for a hint. */
 	claimedBy?: string;
-	/** Whether that span is a root of its trace (no parent). */
-	fromRoot?: boolean;
 	/**
 	 * Merge only once the parent span is found in the parent trace (TAIL_STITCH_EXTERNAL=verified:
 	 * the context came from an unauthenticated request header, see src/tail/onset.ts).
@@ -53,7 +51,7 @@ export function detectStitch(span: Uint8Array, options: StitchOptions): StitchCa
 	if (traceId.length === 0 || (recorded === undefined && links !== 1)) return undefined;
 	const ownTraceId = toHex(traceId);
 	const isRoot = parentSpanId.length === 0 || isZero(parentSpanId);
-	const claim = () => ({ ...(spanId.length === 8 ? { claimedBy: toHex(spanId) } : {}), fromRoot: isRoot });
+	const claim = () => (spanId.length === 8 ? { claimedBy: toHex(spanId) } : {});
 	if (recorded !== undefined && external !== "never") {
 		const parent = parseTraceparent(recorded);
 		if (parent && parent.traceId !== ownTraceId) {

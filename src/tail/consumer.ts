@@ -46,7 +46,6 @@ export function tailStream(onset: TailStream.TailEvent<TailStream.Onset>, env: E
 				parentSpanId: caller.spanId,
 				rule: "traceparent",
 				claimedBy: invocation.root.spanId,
-				fromRoot: true,
 				...(verifyCaller ? { verify: true } : {}),
 			}, budget),
 		);
