@@ -168,7 +168,11 @@ function anonymous(env: ConfigEnv): false | "read" | "all" {
 }
 
 function integer(env: ConfigEnv, name: keyof ConfigEnv, fallback: number, min: number): number {
-	const raw = env[name];
+	return wholeNumber(env[name] as string | number | undefined, name, fallback, min);
+}
+
+/** A variable holding a whole number of at least `min`; `fallback` when unset. */
+export function wholeNumber(raw: string | number | undefined, name: string, fallback: number, min: number): number {
 	if (raw === undefined || raw === "") return fallback;
 	const value = typeof raw === "number" ? raw : /^\s*\d+\s*$/.test(String(raw)) ? Number(raw) : Number.NaN;
 	if (!Number.isSafeInteger(value) || value < min) {

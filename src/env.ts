@@ -23,8 +23,6 @@ export interface Env extends ConfigEnv {
 	FORWARD_QUEUE?: Queue<ForwardMessage>;
 	FORWARD_DLQ?: Queue<DeadLetter>;
 	FORWARD_STATS?: DurableObjectNamespace<ForwardStats>;
-	/** Longest wait between two delivery attempts, seconds (default 600); tests shorten it. */
-	FORWARD_MAX_RETRY_DELAY_S?: string;
 }
 
 declare global {

@@ -2,7 +2,7 @@
 // FORWARD_CONCURRENCY and STORE_TRACES, validated with every other variable on the first request
 // (config.ts calls loadForwardConfig), so a typo is a readable 500 naming the variable, never a
 // silently dropped trace. Header values come from secrets, never from [vars].
-import { ConfigError, TENANT_NAME } from "../config";
+import { ConfigError, TENANT_NAME, wholeNumber } from "../config";
 import { parseObjectList, refuseUnknownKeys } from "./object-list";
 import { parseSamplingRules, type SamplingRule } from "./rules";
 
@@ -28,6 +28,8 @@ export interface ForwardConfig {
 	concurrency: number;
 	/** "sampled": a dropped trace is neither written to R2 nor indexed. */
 	storeTraces: "all" | "sampled";
+	/** The longest backoff between two delivery attempts, seconds (a destination's Retry-After may ask for more). */
+	maxRetryDelayS: number;
 }
 
 /** Whether sampling decisions are made at all (no rules and no destinations: nothing changes). */
@@ -41,6 +43,7 @@ export interface ForwardEnv {
 	FORWARD_MAX_BYTES?: string | number;
 	FORWARD_CONCURRENCY?: string | number;
 	STORE_TRACES?: string;
+	FORWARD_MAX_RETRY_DELAY_S?: string | number;
 }
 
 const MAX_DESTINATIONS = 16;
@@ -52,12 +55,13 @@ export function loadForwardConfig(env: ForwardEnv): ForwardConfig {
 	const secrets = env as Record<string, unknown>;
 	const maxBytes = wholeNumber(env.FORWARD_MAX_BYTES, "FORWARD_MAX_BYTES", 4 * 1024 * 1024, 64 * 1024);
 	const concurrency = wholeNumber(env.FORWARD_CONCURRENCY, "FORWARD_CONCURRENCY", 4, 1);
+	const maxRetryDelayS = wholeNumber(env.FORWARD_MAX_RETRY_DELAY_S, "FORWARD_MAX_RETRY_DELAY_S", 600, 1);
 	const store = env.STORE_TRACES ?? "";
 	if (store !== "" && store !== "all" && store !== "sampled") throw new ConfigError(`STORE_TRACES must be "all" or "sampled" (got ${JSON.stringify(store)})`);
 	const rules = parseSamplingRules(env.SAMPLING_RULES);
 	const destinations = parseDestinations(env.FORWARD_DESTINATIONS, secrets);
 	if (store === "sampled" && rules.length === 0) throw new ConfigError('STORE_TRACES="sampled" needs SAMPLING_RULES (without rules every trace is kept)');
-	return { destinations, rules, maxBytes, concurrency, storeTraces: store === "sampled" ? "sampled" : "all" };
+	return { destinations, rules, maxBytes, concurrency, maxRetryDelayS, storeTraces: store === "sampled" ? "sampled" : "all" };
 }
 
 function parseDestinations(raw: string | undefined, secrets: Record<string, unknown>): Destination[] {
@@ -129,9 +133,3 @@ export function destinationsFor(config: ForwardConfig, tenant: string): Destinat
 	return config.destinations.filter((d) => d.tenants === undefined || d.tenants.includes(tenant));
 }
 
-function wholeNumber(raw: string | number | undefined, name: string, fallback: number, min: number): number {
-	if (raw === undefined || raw === "") return fallback;
-	const value = typeof raw === "number" ? raw : /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
-	if (!Number.isSafeInteger(value) || value < min) throw new ConfigError(`${name} must be a whole number of at least ${min} (got ${JSON.stringify(raw)})`);
-	return value;
-}

@@ -7,6 +7,7 @@
 // request but whose answer was lost (timeout, dropped connection) gets it again on the retry.
 import { loadConfig } from "../config";
 import type { Env } from "../env";
+import { runLimited } from "../http/pool";
 import { countUsage } from "../metering/usage";
 import type { Destination } from "./config";
 import { postTraces } from "./destination";
@@ -17,7 +18,6 @@ import { addCounters, destinationCounter, rejectedCounter, type Counters } from 
 
 /** Deliveries of one message before it is dead-lettered; wrangler.toml's max_retries is the same. */
 export const MAX_ATTEMPTS = 100;
-const DEFAULT_MAX_RETRY_DELAY_S = 600;
 
 export async function forwardBatch(batch: MessageBatch<ForwardMessage>, env: Env, fetcher: typeof fetch = fetch): Promise<void> {
 	countUsage("queueBatches");
@@ -30,7 +30,7 @@ export async function forwardBatch(batch: MessageBatch<ForwardMessage>, env: Env
 		batch.retryAll({ delaySeconds: 60 });
 		return;
 	}
-	const maxDelayS = Number(env.FORWARD_MAX_RETRY_DELAY_S ?? DEFAULT_MAX_RETRY_DELAY_S) || DEFAULT_MAX_RETRY_DELAY_S;
+	const maxDelayS = config.maxRetryDelayS;
 	const counters = new Map<string, Counters>();
 	const count = (tenant: string, key: string, n: number) => {
 		const c = counters.get(tenant) ?? {};
@@ -48,7 +48,7 @@ export async function forwardBatch(batch: MessageBatch<ForwardMessage>, env: Env
 	await Promise.all(
 		[...groups].map(([name, messages]) => {
 			const destination = config.destinations.find((d) => d.name === name);
-			return withConcurrency(messages, config.concurrency, (message) =>
+			return runLimited(messages, config.concurrency, (message) =>
 				deliver(env, destination, message, maxDelayS, count, fetcher).catch((e: unknown) => {
 					// An R2 read of the piece (or the like) failed here, not at the destination: try again later.
 					console.error(`forward: trace ${message.body.traceId} to ${name}: delivery failed before the request, retrying:`, e);
@@ -114,11 +114,3 @@ async function readPiece(env: Env, key: string | undefined): Promise<Uint8Array 
 	return object ? new Uint8Array(await object.arrayBuffer()) : undefined;
 }
 
-/** Runs `work` over `items`, at most `limit` at once. */
-async function withConcurrency<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-	let next = 0;
-	const worker = async () => {
-		while (next < items.length) await work(items[next++]!);
-	};
-	await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

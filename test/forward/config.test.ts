@@ -42,6 +42,11 @@ describe("forwarding configuration", () => {
 		expect(error({ SAMPLING_RULES: '[{"name":"a","targetPerSecond":5}]' })).toMatch(/targetPerSecond is not supported/);
 		expect(error({ STORE_TRACES: "sampled" })).toMatch(/needs SAMPLING_RULES/);
 		expect(error({ STORE_TRACES: "some" })).toMatch(/STORE_TRACES must be "all" or "sampled"/);
+		// Read by the queue consumer; a typo used to fall back to 600 s and "-5" to 1 s retries, silently.
+		expect(error({ FORWARD_MAX_RETRY_DELAY_S: "-5" })).toMatch(/^FORWARD_MAX_RETRY_DELAY_S must be a whole number of at least 1/);
+		expect(error({ FORWARD_MAX_RETRY_DELAY_S: "10m" })).toMatch(/^FORWARD_MAX_RETRY_DELAY_S must be a whole number/);
+		expect(loadForwardConfig({ FORWARD_MAX_RETRY_DELAY_S: "30" }).maxRetryDelayS).toBe(30);
+		expect(loadForwardConfig({}).maxRetryDelayS).toBe(600);
 		expect(() => parseHeaders("content-type=text/plain", "H")).toThrow(/set by the forwarder itself/);
 	});
 
