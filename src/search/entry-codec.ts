@@ -7,6 +7,7 @@
 // first use of a common key then costs a few bytes too). The first byte names the format, so a
 // later layout can be read beside this one.
 import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { fromHex, toHex } from "../otlp/wire";
 import type { EntrySpan, Pair, TraceEntry, ValueType } from "./entry";
 
 const FORMAT_DEFLATED_V1 = 1;
@@ -225,7 +226,6 @@ function readValue(r: Reader): [ValueType, string | number | boolean] {
 	}
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -292,6 +292,10 @@ class Writer {
 	string(text: string): void {
 		const bytes = encoder.encode(text);
 		this.uint(bytes.length);
+		this.#raw(bytes);
+	}
+
+	#raw(bytes: Uint8Array): void {
 		this.#reserve(bytes.length);
 		this.#buffer.set(bytes, this.#length);
 		this.#length += bytes.length;
@@ -309,8 +313,7 @@ class Writer {
 	hex(text: string): void {
 		if (/^(?:[0-9a-f]{2})*$/.test(text)) {
 			this.uint(text.length / 2 + 1);
-			this.#reserve(text.length / 2);
-			for (let i = 0; i < text.length; i += 2) this.#buffer[this.#length++] = parseInt(text.slice(i, i + 2), 16);
+			this.#raw(fromHex(text)!);
 		} else {
 			this.uint(0);
 			this.string(text);
@@ -400,8 +403,6 @@ class Reader {
 	hex(): string {
 		const n = this.uint();
 		if (n === 0) return this.string();
-		let out = "";
-		for (const byte of this.#take(n - 1)) out += HEX[byte]!;
-		return out;
+		return toHex(this.#take(n - 1));
 	}
 }

@@ -8,6 +8,7 @@ import { configFor } from "../config";
 import type { Env } from "../env";
 import { AssemblerError } from "../errors";
 import { HttpError, statusFor } from "../http/errors";
+import { ENTRY_MAX_SPANS } from "../search/entry";
 import { fanOutAll } from "../search/search";
 import { queryErrorFrom, QueryError } from "../traceql/errors";
 import { mergePartials, type PartialResult } from "../traceql/metrics/accumulate";
@@ -77,7 +78,7 @@ function exemplarsOf(param: string | null, hint: string | number | boolean | und
 function partialMessage(merged: ReturnType<typeof mergePartials>): string | undefined {
 	const notes: string[] = [];
 	if (merged.openTraces > 0) notes.push(`${merged.openTraces} trace(s) are still open and counted from the spans of their first batch only`);
-	if (merged.truncatedTraces > 0) notes.push(`${merged.truncatedTraces} trace(s) have more spans than the index keeps per trace (1,000); the others are not counted`);
+	if (merged.truncatedTraces > 0) notes.push(`${merged.truncatedTraces} trace(s) have more spans than the index keeps per trace (${ENTRY_MAX_SPANS.toLocaleString("en-US")}); the others are not counted`);
 	if (merged.seriesLimited) notes.push(`the answer exceeds the maximum of ${MAX_SERIES.toLocaleString("en-US")} series (compare(): ${MAX_COMPARE_SERIES.toLocaleString("en-US")} values counted); some series are left out`);
 	return notes.length > 0 ? `${notes.join("; ")}.` : undefined;
 }

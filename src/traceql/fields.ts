@@ -76,8 +76,3 @@ export function statusName(code: number): string {
 export function kindName(code: number): string {
 	return Object.keys(KIND_KEYWORDS).find((k) => KIND_KEYWORDS[k] === code) ?? String(code);
 }
-
-/** Intrinsics whose values are the same for every span of a trace. */
-export function isTraceLevel(name: Intrinsic): boolean {
-	return name === "traceDuration" || name === "rootName" || name === "rootServiceName";
-}
